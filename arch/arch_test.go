@@ -1,0 +1,204 @@
+package arch
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseFC(t *testing.T) {
+	n, err := Parse("fc:784-100x20-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Layers) != 21 {
+		t.Fatalf("layers = %d, want 21", len(n.Layers))
+	}
+	if n.ReLULayers() != 20 {
+		t.Errorf("ReLU layers = %d, want 20", n.ReLULayers())
+	}
+	first, last := n.Layers[0], n.Layers[20]
+	if first.FanIn() != 784 || first.Units != 100 || !first.ReLU {
+		t.Errorf("first layer = %+v, want dense 784->100 relu", first)
+	}
+	if last.FanIn() != 100 || last.Units != 10 || last.ReLU {
+		t.Errorf("last layer = %+v, want dense 100->10 linear", last)
+	}
+	// 784*100+100 + 19*(100*100+100) + 100*10+10
+	if got, want := n.Params(), 78500+19*10100+1010; got != want {
+		t.Errorf("params = %d, want %d", got, want)
+	}
+}
+
+func TestConvShapesAndFans(t *testing.T) {
+	n, err := Parse("net:3x32x32,conv16k3,conv32k3s2p1,maxpool2,conv8k5p0,avgpool3s1p1,flatten,dense10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		out    string
+		fanIn  int
+		fanOut int
+	}{
+		{"16x32x32", 3 * 9, 16 * 9},
+		{"32x16x16", 16 * 9, 32 * 9}, // (32+2-3)/2+1 = 16
+		{"32x8x8", 0, 0},
+		{"8x4x4", 32 * 25, 8 * 25}, // 8-5+1 = 4
+		{"8x4x4", 0, 0},            // (4+2-3)/1+1 = 4
+		{"128", 0, 0},
+		{"10", 128, 10},
+	}
+	for i, w := range want {
+		l := n.Layers[i]
+		if l.Out.String() != w.out || l.FanIn() != w.fanIn || l.FanOut() != w.fanOut {
+			t.Errorf("layer %d (%s): out %s fan-in %d fan-out %d, want %s %d %d", i+1, l.Kind, l.Out, l.FanIn(), l.FanOut(), w.out, w.fanIn, w.fanOut)
+		}
+	}
+	if n.Layers[6].ReLU {
+		t.Error("the last dense layer should default to linear")
+	}
+	if !n.Layers[0].ReLU {
+		t.Error("conv layers should default to relu")
+	}
+}
+
+func TestResidual(t *testing.T) {
+	n, err := Parse("net:784,dense64,resdense64x4:eta=0.5^l:end=linear,dense10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEta := []float64{0.5, 0.25, 0.125, 0.0625}
+	for i, eta := range wantEta {
+		l := n.Layers[1+i]
+		if l.Kind != Residual || l.Eta != eta || l.Block != i+1 || l.Blocks != 4 {
+			t.Errorf("block %d: %+v, want residual eta %g", i+1, l, eta)
+		}
+		if len(l.Module) != 2 || !l.Module[0].ReLU || l.Module[1].ReLU || l.Module[0].FanIn() != 64 {
+			t.Errorf("block %d module = %+v, want dense64 relu then dense64 linear", i+1, l.Module)
+		}
+	}
+	if n.ReLULayers() != 1+4 {
+		t.Errorf("ReLU layers = %d, want 5", n.ReLULayers())
+	}
+	c, err := Parse("net:1x28x28,conv8k3,resconv8k3x2:eta=1/l,gap,dense10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Layers[2]
+	if b.Eta != 0.5 || !b.Module[1].ReLU || b.Module[0].FanIn() != 72 || b.Out.String() != "8x28x28" {
+		t.Errorf("conv block 2 = %+v", b)
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	cases := []struct {
+		s    string
+		want []float64
+	}{
+		{"1", []float64{1, 1, 1, 1}},
+		{"0.5^l", []float64{0.5, 0.25, 0.125, 0.0625}},
+		{"1/l", []float64{1, 0.5, 1.0 / 3, 0.25}},
+		{"2/L", []float64{0.5, 0.5, 0.5, 0.5}},
+		{"[1;0;2;3.5]", []float64{1, 0, 2, 3.5}},
+	}
+	for _, c := range cases {
+		got, err := ParseSchedule(c.s, 4)
+		if err != nil {
+			t.Errorf("%s: %v", c.s, err)
+			continue
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("%s: eta_%d = %g, want %g", c.s, i+1, got[i], c.want[i])
+			}
+		}
+	}
+	for _, bad := range []string{"", "x", "-1", "0.5^k", "[1;2]", "[1;2;3;a]", "NaN", "Inf", "1/0"} {
+		if _, err := ParseSchedule(bad, 4); err == nil {
+			t.Errorf("schedule %q: no error", bad)
+		}
+	}
+}
+
+func TestJSONMatchesCompact(t *testing.T) {
+	js := `{"input":[1,28,28],"layers":[
+		{"type":"conv","channels":8,"kernel":3,"repeat":2},
+		{"type":"maxpool","kernel":2},
+		{"type":"residual","module":"conv","kernel":3,"repeat":3,"eta":"0.9^l","end":"linear"},
+		{"type":"gap"},
+		{"type":"dense","units":10}]}`
+	a, err := Parse(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse("net:1x28x28,conv8k3x2,maxpool2,resconv8k3x3:eta=0.9^l:end=linear,gap,dense10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Errorf("JSON form %s\ncompact form %s", a, b)
+	}
+}
+
+func TestStringReparses(t *testing.T) {
+	for _, s := range []string{
+		"fc:784-100x20-10",
+		"net:3x32x32,conv16k3s2p0x3,maxpool3s2p1,avgpool2,flatten,dense50x2:linear,dense10:relu",
+		"net:784,resdense784x3:eta=[1;2;3]:end=relu,dense10",
+	} {
+		a, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Parse(a.String())
+		if err != nil {
+			t.Fatalf("%s: String() %s does not reparse: %v", s, a, err)
+		}
+		if a.String() != b.String() {
+			t.Errorf("round trip changed %s into %s", a, b)
+		}
+	}
+}
+
+func TestBadSpecs(t *testing.T) {
+	cases := []struct{ spec, want string }{
+		{"fc:784-0-10", "width 0"},
+		{"fc:784", "at least one layer"},
+		{"fc:784-10x0", "repeat 0"},
+		{"fc:784-ax3-10", `width "a"`},
+		{"fc:784x2-10", "cannot repeat"},
+		{"mlp:784-10", "must start with fc:, net: or {"},
+		{"net:784,conv8k3", "needs a c x h x w feature map"},
+		{"net:1x28x28,dense10", "put flatten or gap"},
+		{"net:1x28x28,conv0k3", "channels 0"},
+		{"net:1x28x28,conv8k0", "kernel 0"},
+		{"net:1x28x28,conv8k3s0", "stride 0"},
+		{"net:1x28x28,conv8k3p3", "pad 3"},
+		{"net:1x4x4,conv8k7p0", "does not fit"},
+		{"net:1x28x28,conv8k3:sigmoid", "takes :relu or :linear"},
+		{"net:784,resdense100", "must keep the stream's width 784"},
+		{"net:784,resdense784:eta=abc", "eta"},
+		{"net:784,resdense784:end=tanh", "end \"tanh\""},
+		{"net:8x8x8,resconv8k2", "odd kernel"},
+		{"net:784,dense10k3", "takes no kernel"},
+		{"net:0,dense10", "sizes must be >= 1"},
+		{"net:1x2,dense10", "c x h x w"},
+		{"net:784", "at least one layer"},
+		{"net:784,sigmoid", "not an item"},
+		{`{"input":[784],"layers":[{"type":"dense","units":10,"kernel":3}]}`, "field kernel does not apply"},
+		{`{"input":[784],"layers":[{"type":"dense","unit":10}]}`, "unknown field"},
+		{`{"input":[784],"layers":[{"units":10}]}`, "type missing"},
+		{`{"input":[784],"layers":[]}`, "at least one layer"},
+		{"fc:784-100x200000-10", "at most"},
+		{"fc:100000000-100000000", "larger than supported"},
+	}
+	for _, c := range cases {
+		_, err := Parse(c.spec)
+		if err == nil {
+			t.Errorf("%s: no error, want one mentioning %q", c.spec, c.want)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %q, want one line mentioning %q", c.spec, err, c.want)
+		}
+	}
+}
