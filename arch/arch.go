@@ -57,7 +57,8 @@ type Layer struct {
 	Units int
 	// Channels is the number of output channels of a conv layer.
 	Channels int
-	// Kernel, Stride and Pad describe a conv or pooling window (square).
+	// Kernel and Stride describe a conv or pooling window (square); Pad is a
+	// conv layer's zero padding.
 	Kernel, Stride, Pad int
 	// Module is the residual branch: two dense or two conv layers, the first
 	// with a ReLU, the last with or without one.
@@ -141,7 +142,7 @@ func (l Layer) String() string {
 	case Conv:
 		return fmt.Sprintf("conv%dk%ds%dp%d%s", l.Channels, l.Kernel, l.Stride, l.Pad, act)
 	case MaxPool, AvgPool:
-		return fmt.Sprintf("%s%ds%dp%d", l.Kind, l.Kernel, l.Stride, l.Pad)
+		return fmt.Sprintf("%s%ds%d", l.Kind, l.Kernel, l.Stride)
 	case Residual:
 		end := "linear"
 		if l.Module[len(l.Module)-1].ReLU {

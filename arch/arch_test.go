@@ -30,7 +30,7 @@ func TestParseFC(t *testing.T) {
 }
 
 func TestConvShapesAndFans(t *testing.T) {
-	n, err := Parse("net:3x32x32,conv16k3,conv32k3s2p1,maxpool2,conv8k5p0,avgpool3s1p1,flatten,dense10")
+	n, err := Parse("net:3x32x32,conv16k3,conv32k3s2p1,maxpool2,conv8k5p0,avgpool3s1,flatten,dense10")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,9 +43,9 @@ func TestConvShapesAndFans(t *testing.T) {
 		{"32x16x16", 16 * 9, 32 * 9}, // (32+2-3)/2+1 = 16
 		{"32x8x8", 0, 0},
 		{"8x4x4", 32 * 25, 8 * 25}, // 8-5+1 = 4
-		{"8x4x4", 0, 0},            // (4+2-3)/1+1 = 4
-		{"128", 0, 0},
-		{"10", 128, 10},
+		{"8x2x2", 0, 0},            // (4-3)/1+1 = 2
+		{"32", 0, 0},
+		{"10", 32, 10},
 	}
 	for i, w := range want {
 		l := n.Layers[i]
@@ -142,7 +142,7 @@ func TestJSONMatchesCompact(t *testing.T) {
 func TestStringReparses(t *testing.T) {
 	for _, s := range []string{
 		"fc:784-100x20-10",
-		"net:3x32x32,conv16k3s2p0x3,maxpool3s2p1,avgpool2,flatten,dense50x2:linear,dense10:relu",
+		"net:3x32x32,conv16k3s1p0x3,maxpool3s2,avgpool2,flatten,dense50x2:linear,dense10:relu",
 		"net:784,resdense784x3:eta=[1;2;3]:end=relu,dense10",
 	} {
 		a, err := Parse(s)
@@ -180,6 +180,7 @@ func TestBadSpecs(t *testing.T) {
 		{"net:784,resdense784:end=tanh", "end \"tanh\""},
 		{"net:8x8x8,resconv8k2", "odd kernel"},
 		{"net:784,dense10k3", "takes no kernel"},
+		{"net:1x28x28,maxpool2p1", "takes no pad"},
 		{"net:0,dense10", "sizes must be >= 1"},
 		{"net:1x2,dense10", "c x h x w"},
 		{"net:784", "at least one layer"},

@@ -26,7 +26,7 @@ type LayerSpec struct {
 	Kernel int `json:"kernel,omitempty"`
 	// Stride of conv and pooling (default 1 for conv, the kernel for pooling).
 	Stride *int `json:"stride,omitempty"`
-	// Pad is the zero padding of conv and pooling (default kernel/2 for conv, 0 for pooling).
+	// Pad is the zero padding of a conv layer (default kernel/2; pooling takes none).
 	Pad *int `json:"pad,omitempty"`
 	// Activation of dense and conv layers: relu or linear. Default relu,
 	// except the net's last layer, which defaults to linear (the logits).
@@ -195,10 +195,10 @@ func buildLayer(ls LayerSpec, in Shape, last bool) (Layer, error) {
 		}
 		return convLayer(ls.Channels, ls.Kernel, intOr(ls.Stride, 1), intOr(ls.Pad, ls.Kernel/2), relu, in)
 	case "maxpool", "avgpool":
-		if err := unused(ls, "kernel", "stride", "pad"); err != nil {
+		if err := unused(ls, "kernel", "stride"); err != nil {
 			return Layer{}, err
 		}
-		return poolLayer(Kind(ls.Type), ls.Kernel, intOr(ls.Stride, ls.Kernel), intOr(ls.Pad, 0), in)
+		return poolLayer(Kind(ls.Type), ls.Kernel, intOr(ls.Stride, ls.Kernel), in)
 	case "gap":
 		if err := unused(ls); err != nil {
 			return Layer{}, err
@@ -272,15 +272,12 @@ func convLayer(ch, k, s, p int, relu bool, in Shape) (Layer, error) {
 	return Layer{Kind: Conv, Channels: ch, Kernel: k, Stride: s, Pad: p, ReLU: relu, In: in, Out: out}, nil
 }
 
-func poolLayer(kind Kind, k, s, p int, in Shape) (Layer, error) {
-	if err := checkWindow(k, s, p, in); err != nil {
+func poolLayer(kind Kind, k, s int, in Shape) (Layer, error) {
+	if err := checkWindow(k, s, 0, in); err != nil {
 		return Layer{}, err
 	}
-	if 2*p > k {
-		return Layer{}, fmt.Errorf("pad %d: pooling pad must be at most kernel/2 = %d", p, k/2)
-	}
-	out := Image(in.C, windowOut(in.H, k, s, p), windowOut(in.W, k, s, p))
-	return Layer{Kind: kind, Kernel: k, Stride: s, Pad: p, In: in, Out: out}, nil
+	out := Image(in.C, windowOut(in.H, k, s, 0), windowOut(in.W, k, s, 0))
+	return Layer{Kind: kind, Kernel: k, Stride: s, In: in, Out: out}, nil
 }
 
 func residualLayer(ls LayerSpec, in Shape) (Layer, error) {

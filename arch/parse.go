@@ -123,7 +123,7 @@ var keyNumRe = regexp.MustCompile(`([ksp]?)(\d+)`)
 //
 //	denseW[xK][:relu|:linear]           K dense layers of width W
 //	convCkK[sS][pP][xR][:relu|:linear]  conv, C channels, kernel K, stride S (1), pad P (K/2)
-//	maxpoolK[sS][pP], avgpoolK[sS][pP]  pooling, stride defaults to K
+//	maxpoolK[sS], avgpoolK[sS]          pooling without padding, stride defaults to K
 //	gap, flatten                        global average pooling, flattening
 //	resdenseW[xL][:eta=E][:end=relu|linear]     L residual blocks, module dense-ReLU-dense
 //	resconvCkK[xL][:eta=E][:end=relu|linear]    L residual blocks, module conv-ReLU-conv
@@ -212,7 +212,7 @@ func setNumber(ls *LayerSpec, name, key string, n int) error {
 		ls.Kernel = n
 	case key == "s" && (name == "conv" || name == "maxpool" || name == "avgpool"):
 		ls.Stride = &v
-	case key == "p" && (name == "conv" || name == "maxpool" || name == "avgpool"):
+	case key == "p" && name == "conv":
 		ls.Pad = &v
 	case key == "size":
 		return fmt.Errorf("%s takes no size", name)
