@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+	"strings"
+)
+
+// commands maps each subcommand to its entry point, which parses its own
+// flags from args, writes results to stdout and diagnostics to stderr, and
+// returns the exit code (exitOK, exitFail or exitUsage). A new subcommand
+// adds one line here and one in summaries.
+var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
+	"predict": runPredict,
+	"probe":   runProbe,
+	"inits":   runInits,
+	"version": runVersion,
+}
+
+// summaries describes each subcommand in one line for the usage text.
+var summaries = map[string]string{
+	"predict": "exact predictions per layer, FM1/FM2 verdicts and advice, from the theory alone",
+	"probe":   "Monte Carlo at initialization: measured lengths, fluctuations and Jacobian beside the theory",
+	"inits":   "the initialization presets, their laws and FM1 factors",
+	"version": "print the version",
+}
+
+// version is set at link time with -ldflags "-X main.version=v1.2.3"; when it
+// is not, the module version from the build info is used.
+var version = ""
+
+// run dispatches args to a subcommand and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 {
+			if cmd, ok := commands[rest[0]]; ok {
+				return cmd([]string{"-h"}, stdout, stderr)
+			}
+		}
+		usage(stdout)
+		return exitOK
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "initscope: unknown command %q: want one of %s (see initscope help)\n", name, strings.Join(commandNames(), ", "))
+		return exitUsage
+	}
+	return cmd(rest, stdout, stderr)
+}
+
+func commandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "initscope: will this deep ReLU net start training? (Hanin & Rolnick, NeurIPS 2018)\n\nusage: initscope COMMAND [flags]\n\ncommands:\n")
+	for _, n := range commandNames() {
+		fmt.Fprintf(w, "  %-10s %s\n", n, summaries[n])
+	}
+	fmt.Fprintf(w, "\nRun initscope COMMAND -h for a command's flags.\n")
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("version", "")
+	if code, ok := fs.parse(args, stdout, stderr); !ok {
+		return code
+	}
+	v, goVersion := version, "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		if v == "" {
+			v = bi.Main.Version
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	fmt.Fprintf(stdout, "initscope %s (%s)\n", v, goVersion)
+	return exitOK
+}

@@ -1,0 +1,255 @@
+// Package theory computes what the finite-width laws of Hanin & Rolnick (2018)
+// predict for a ReLU net at initialization, layer by layer, without sampling:
+// the mean of the normalized squared length M_j = ||act_j||^2 / n_j (FM1), its
+// second moment and the exact mean and variance of log M_j (FM2), the
+// probability that some layer is dead, the expected empirical variance of the
+// lengths across layers, the moments of the input-output Jacobian, and the
+// verdicts and advice built on them. The formulas are those of
+// shared/THEORY.md; every number says whether it is exact, and a number that
+// has no closed form is Unknown (JSON null), never a guess.
+//
+// # Exactness
+//
+// The mean E[M_j] is exact for every symmetric weight and bias law in dense
+// layers (THEORY 2), in conv layers whose taps cover every input pixel equally
+// often (1x1 kernels at stride 1; otherwise zero padding and strides make it an
+// estimate that assumes spatially uniform energy), and in residual blocks whose
+// module ends linear (THEORY 5). Blocks whose module ends in a ReLU get bounds.
+//
+// Second moments and log moments are exact for Gaussian weights with zero (or,
+// for second moments, Gaussian) biases in dense layers: the ratios
+// R_j = M_j / M_{j-1} are then independent, R_j = (c_j/n_j) chi^2_{K_j} with
+// K_j ~ Binomial(n_j, 1/2) (THEORY 3.1). Other laws add the kurtosis term of
+// THEORY 3.2 with an estimated ||x||_4^4/||x||_2^4, and conv layers use their
+// channel count as effective width: both are marked approximate.
+//
+// # Large and small numbers
+//
+// Exploding and vanishing nets are computed in log space throughout. Every
+// ratio comes with its base-10 logarithm (log10_mean_ratio,
+// log10_second_moment_ratio, ...), which stays finite; the ratio itself is
+// +Inf (JSON null) only when it exceeds the float64 range, about 1e308.
+package theory
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/initscope/initscope/arch"
+	"github.com/initscope/initscope/weightinit"
+)
+
+// Options says how the net is initialized and what input it sees.
+type Options struct {
+	// Init is the weight and bias law.
+	Init weightinit.Init
+	// M0 is ||x||^2/n0 of the fixed input. It is needed when biases are
+	// nonzero (their contribution is measured against it); with zero biases
+	// every ratio is independent of it and 0 means "not given".
+	M0 float64
+	// InputL4 is ||x||_4^4/||x||_2^4 of the input, used by the kurtosis term
+	// of the first layer for non-Gaussian weights. 0 means unknown: the
+	// spread-out value 6/n0 of a ReLU-like vector is used instead.
+	InputL4 float64
+}
+
+// The verdicts.
+const (
+	// OK: the failure mode does not occur.
+	OK = "ok"
+	// Vanishing: FM1, E[M_d] is far below M_0.
+	Vanishing = "vanishing"
+	// Exploding: FM1, E[M_d] is far above M_0.
+	Exploding = "exploding"
+	// Warning: FM2, the fluctuations are large enough to slow training.
+	Warning = "warning"
+	// Failing: FM2, the length of the output is dominated by its fluctuations.
+	Failing = "failing"
+)
+
+// Prediction is everything the theory says about one net under one
+// initialization. Its JSON form is the contract of `initscope predict
+// --format json`.
+type Prediction struct {
+	// Net is the net as it was given (arch.Net.Source), or in the compact
+	// grammar when it was built otherwise.
+	Net string `json:"net"`
+	// Init names the initialization, WeightLaw and BiasLaw spell its laws.
+	Init      string `json:"init"`
+	WeightLaw string `json:"weight_law"`
+	BiasLaw   string `json:"bias_law"`
+	// M0 is ||x||^2/n0 of the input the ratios refer to (Unknown when not
+	// given and not needed).
+	M0 Number `json:"m0"`
+	// InputL4 is the ||x||_4^4/||x||_2^4 used for the first layer.
+	InputL4 Number `json:"input_l4"`
+	// Depth is the number of ReLU layers, those inside residual modules
+	// included (arch.Net.ReLULayers).
+	Depth int `json:"depth"`
+	// Beta is the sum of 1/width over the ReLU layers: units for dense
+	// layers, output channels for conv layers (THEORY 4), and the stream
+	// width for each ReLU layer inside a residual module. For residual nets
+	// Beta overstates the fluctuations, which the scale eta damps: their FM2
+	// verdict uses the per-block second moments instead (see FM2).
+	Beta float64 `json:"beta"`
+	// DeadProbability is P(some plain ReLU layer has every unit off at
+	// initialization) = 1 - prod_j (1 - 2^-n_j), exact for continuous
+	// symmetric laws in dense layers; an upper bound for conv layers (a
+	// channel is dead only if it is off at every position). ReLU layers
+	// inside residual modules are left out: a dead module leaves the stream.
+	DeadProbability Number `json:"dead_probability"`
+	// DeadExact says whether DeadProbability is exact.
+	DeadExact bool `json:"dead_exact"`
+	// Layers has one entry per layer of the net, in order.
+	Layers []Layer `json:"layers"`
+	// FM1 is the verdict on the mean length.
+	FM1 FM1 `json:"fm1"`
+	// FM2 is the verdict on the fluctuations.
+	FM2 FM2 `json:"fm2"`
+	// EmpiricalVariance is E[Var_hat[M]] across the ReLU layers (THEORY 3.1).
+	EmpiricalVariance EmpiricalVariance `json:"empirical_variance"`
+	// Jacobian holds the moments of one entry of the input-output Jacobian.
+	Jacobian Jacobian `json:"jacobian"`
+}
+
+// Layer is the prediction after one layer of the net. Ratios are relative to
+// the input: E[M_j]/M_0 and E[M_j^2]/M_0^2. Log moments are those of
+// ln(M_j/M_0), conditioned on no dead layer, cumulative up to this layer.
+type Layer struct {
+	// Index is the layer's 1-based position in the net.
+	Index int `json:"index"`
+	// Kind is relu or linear (dense layers), conv-relu or conv-linear,
+	// maxpool, avgpool, gap, flatten or residual.
+	Kind string `json:"kind"`
+	// Spec is the layer in the compact grammar.
+	Spec string `json:"spec"`
+	// Out is the shape of the layer's output.
+	Out string `json:"out"`
+	// Width is the width for the fluctuation theory: units, output channels,
+	// or the stream width of a residual block; 0 for layers without one.
+	Width int `json:"width"`
+	// FanIn is the fan-in of the layer's weights (of its module's for a
+	// residual block); 0 without weights.
+	FanIn int `json:"fan_in"`
+	// Eta is the residual scale (residual blocks only).
+	Eta Number `json:"eta"`
+	// WeightVar and BiasVar are the realised variances of one weight and one
+	// bias (truncation included); C is c_j = fan_in * WeightVar.
+	WeightVar Number `json:"weight_var"`
+	BiasVar   Number `json:"bias_var"`
+	C         Number `json:"c"`
+	// Kurtosis is E[w^4]/E[w^2]^2 of the weight law.
+	Kurtosis Number `json:"kurtosis"`
+	// Gain is the factor by which the layer multiplies E[M] when the biases
+	// are zero: c/2 for a ReLU layer, c for a linear one, 1 + g eta^2 for a
+	// residual block whose module ends linear. It is Unknown for pooling
+	// layers and for blocks ending in a ReLU, which have GainLower and
+	// GainUpper instead. The product of the gains is FM1's signal gain.
+	Gain      Number `json:"gain"`
+	GainLower Number `json:"gain_lower"`
+	GainUpper Number `json:"gain_upper"`
+	// MeanFactor is E[M_j]/E[M_{j-1}], biases included; Unknown where only
+	// bounds (MeanFactorLower, MeanFactorUpper) are known.
+	MeanFactor      Number `json:"mean_factor"`
+	MeanFactorLower Number `json:"mean_factor_lower"`
+	MeanFactorUpper Number `json:"mean_factor_upper"`
+	// MeanExact says whether the mean factor and the mean ratio are exact.
+	MeanExact bool `json:"mean_exact"`
+	// MeanRatio is E[M_j]/M_0 and Log10MeanRatio its log10; where only
+	// bounds are known, MeanRatio is Unknown and the bounds are in
+	// Log10MeanRatioLower and Log10MeanRatioUpper.
+	MeanRatio           Number `json:"mean_ratio"`
+	Log10MeanRatio      Number `json:"log10_mean_ratio"`
+	Log10MeanRatioLower Number `json:"log10_mean_ratio_lower"`
+	Log10MeanRatioUpper Number `json:"log10_mean_ratio_upper"`
+	// SecondMomentRatio is E[M_j^2]/M_0^2, with its log10.
+	SecondMomentRatio      Number `json:"second_moment_ratio"`
+	Log10SecondMomentRatio Number `json:"log10_second_moment_ratio"`
+	// SecondMomentExact says whether the second moment is exact.
+	SecondMomentExact bool `json:"second_moment_exact"`
+	// LogMean and LogVar are E and Var of ln(M_j/M_0). LogVar is an upper
+	// bound when biases are nonzero (LogVarUpperBound).
+	LogMean          Number `json:"log_mean"`
+	LogVar           Number `json:"log_var"`
+	LogVarUpperBound bool   `json:"log_var_upper_bound"`
+	// LogVarStep is this layer's own contribution to LogVar, Var[ln R_j];
+	// for a residual block it is ln(E[R^2]/E[R]^2) of the block ratio, the
+	// largest over the admissible stream shapes when the module ends in a
+	// ReLU. The FM2 statistic sums it over ReLU layers and residual blocks.
+	LogVarStep Number `json:"log_var_step"`
+	// LogExact says whether LogMean and LogVar are exact.
+	LogExact bool `json:"log_exact"`
+	// Exact says whether both the second moment and the log moments are exact.
+	Exact bool `json:"exact"`
+	// DeadProbability is P(some plain ReLU layer up to here is dead).
+	DeadProbability Number `json:"dead_probability"`
+	// Notes say what is approximate about this layer and why.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// validate checks the options against the net.
+func (opt Options) validate(net *arch.Net) error {
+	if net == nil || len(net.Layers) == 0 {
+		return fmt.Errorf("net: no layers")
+	}
+	w, b := opt.Init.Weight, opt.Init.Bias
+	if !w.Family.Valid() || w.IsZero() {
+		return fmt.Errorf("weight law %q: want a nonzero symmetric law", w)
+	}
+	if !b.Family.Valid() {
+		return fmt.Errorf("bias law %q: unknown family", b)
+	}
+	for _, r := range []struct {
+		what string
+		rule weightinit.Rule
+	}{{"weight", w.Rule}, {"bias", b.Rule}} {
+		if math.IsNaN(r.rule.C) || math.IsInf(r.rule.C, 0) || r.rule.C < 0 {
+			return fmt.Errorf("%s variance %v: must be finite and >= 0", r.what, r.rule.C)
+		}
+	}
+	if math.IsNaN(opt.M0) || math.IsInf(opt.M0, 0) || opt.M0 < 0 {
+		return fmt.Errorf("M0 %v: must be finite and >= 0", opt.M0)
+	}
+	if !b.IsZero() && opt.M0 == 0 {
+		return fmt.Errorf("M0: the biases are nonzero (%s), so E[M] depends on the input: give M0 = ||x||^2/n0 > 0", b)
+	}
+	if math.IsNaN(opt.InputL4) || opt.InputL4 < 0 || opt.InputL4 > 1 {
+		return fmt.Errorf("InputL4 %v: ||x||_4^4/||x||_2^4 lies in (0, 1]; 0 means unknown", opt.InputL4)
+	}
+	return nil
+}
+
+// Predict computes the prediction for net under opt. It returns an error,
+// never a panic, when the options do not fit the net.
+func Predict(net *arch.Net, opt Options) (*Prediction, error) {
+	if err := opt.validate(net); err != nil {
+		return nil, err
+	}
+	w := newWalker(net, opt)
+	p := &Prediction{
+		Net:       net.Source,
+		Init:      opt.Init.Name,
+		WeightLaw: opt.Init.Weight.String(),
+		BiasLaw:   opt.Init.Bias.String(),
+		M0:        Unknown,
+		InputL4:   Number(w.l4),
+		Depth:     net.ReLULayers(),
+	}
+	if p.Net == "" {
+		p.Net = net.String()
+	}
+	if opt.M0 > 0 {
+		p.M0 = Number(opt.M0)
+	}
+	for i, l := range net.Layers {
+		p.Layers = append(p.Layers, w.step(i, l))
+	}
+	p.Beta = w.beta
+	p.DeadProbability = Number(-math.Expm1(w.deadLog))
+	p.DeadExact = w.deadExact
+	p.FM1 = w.fm1()
+	p.FM2 = w.fm2()
+	p.EmpiricalVariance = w.empiricalVariance()
+	p.Jacobian = w.jacobian()
+	return p, nil
+}

@@ -1,0 +1,440 @@
+package theory
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/initscope/initscope/arch"
+	"github.com/initscope/initscope/weightinit"
+)
+
+// rhoReLU is rho(x) = ||x||_1 / (sqrt(n) ||x||_2) of a ReLU-of-Gaussian
+// vector at large width, 1/sqrt(pi) (THEORY 5).
+var rhoReLU = 1 / math.Sqrt(math.Pi)
+
+// interval is a natural log known exactly (lo == hi), within bounds, or not at
+// all (NaN).
+type interval struct{ lo, hi float64 }
+
+func point(x float64) interval { return interval{x, x} }
+
+var unknownInterval = interval{math.NaN(), math.NaN()}
+
+func (v interval) known() bool { return !math.IsNaN(v.lo) && !math.IsNaN(v.hi) }
+
+func (v interval) isPoint() bool { return v.lo == v.hi }
+
+// meanMap is a layer's effect on E[M] in natural logs of units of M_0: given
+// m = ln E[M_{j-1}]/M_0, lo(m) and hi(m) bound ln E[M_j]/M_0 (they are the same
+// function where the mean is a point). Both increase with m.
+type meanMap struct {
+	lo, hi func(m float64) float64
+	// exact says the map is exact, not an estimate or a bound.
+	exact bool
+	// homogeneous says the map is m -> m + const (no bias terms), so its
+	// factor does not depend on m.
+	homogeneous bool
+}
+
+// apply maps an interval of ln E[M_{j-1}]/M_0.
+func (f meanMap) apply(m interval) interval {
+	return interval{f.lo(m.lo), f.hi(m.hi)}
+}
+
+// factor returns the bounds of ln E[M_j]/E[M_{j-1}] over the interval m: the
+// extremes of the map's two ends at the interval's two ends.
+func (f meanMap) factor(m interval) interval {
+	a, b := f.lo(m.lo)-m.lo, f.lo(m.hi)-m.hi
+	c, d := f.hi(m.lo)-m.lo, f.hi(m.hi)-m.hi
+	return interval{math.Min(math.Min(a, b), math.Min(c, d)), math.Max(math.Max(a, b), math.Max(c, d))}
+}
+
+// affineLog returns ln(a e^m + b) for a, b >= 0.
+func affineLog(m, a, b float64) float64 { return logAdd(math.Log(a)+m, math.Log(b)) }
+
+// reluRecord is what the empirical variance needs about one plain ReLU layer:
+// ln E[M_j]/M_0, ln E[M_j^2]/M_0^2, and the affine map m -> A m + B (logs of
+// A and B) of the conditional mean from this ReLU layer to the next one.
+type reluRecord struct {
+	mean, second float64
+	lnA, lnB     float64
+	// exact says the moments so far are exact.
+	exact bool
+}
+
+// walker carries the state of the prediction from layer to layer.
+type walker struct {
+	net *arch.Net
+	opt Options
+	// m0 is the M_0 the bias terms are measured against (1 when biases are
+	// zero and M_0 was not given: then nothing depends on it).
+	m0 float64
+
+	mean      interval // ln E[M_j]/M_0
+	meanExact bool
+
+	// plainGain is ln of the product of the zero-bias gains of the plain
+	// (non-residual) layers; blocks holds the residual blocks, whose gains
+	// and fluctuations the advice recomputes for other eta schedules.
+	plainGain   float64
+	plainGainHe float64 // plainGain with c = 2 in every layer
+	plainFM2    float64
+	// cMaxDev is the largest |ln(c/2)| of any weighted layer (coverage aside).
+	cMaxDev    float64
+	blocks     []block
+	gainExact  bool
+	cLogSum    float64 // sum of ln c over weighted ReLU layers, for the advice
+	cCount     int
+	plainReLUs int
+	minWidth   int
+	// unknownGain counts layers whose gain has no closed form (pooling).
+	unknownGain int
+
+	second      float64 // ln E[M_j^2]/M_0^2, NaN unknown
+	secondExact bool
+
+	logMean, logVar float64 // moments of ln(M_j/M_0), NaN unknown
+	logExact        bool
+	logVarUpper     bool
+
+	// The FM2 statistic: exactness and kind of the per-layer terms.
+	fm2Exact   bool
+	fm2Upper   bool
+	fm2Unknown int
+
+	beta      float64
+	deadLog   float64 // ln P(no plain ReLU layer dead)
+	deadExact bool
+
+	// rhoLo is a lower bound on rho of the stream (THEORY 5): 1/sqrt(pi)
+	// after a ReLU layer, 0 for other nonnegative streams, -1 when the sign
+	// is unknown.
+	rhoLo float64
+	// l4 estimates ||x||_4^4/||x||_2^4 of the current activation.
+	l4 float64
+
+	// relus records the plain ReLU layers for the empirical variance;
+	// pendA and pendB are the conditional-mean map since the last of them.
+	relus        []reluRecord
+	pendA, pendB float64
+	affineKnown  bool
+	affineExact  bool
+	// onlyDense says every layer so far is dense (or a flatten of a
+	// vector), which the Jacobian moments need; jac lists those layers.
+	onlyDense bool
+	jac       []jacobianLayer
+
+	// scheduleCache holds the residual schedules found for the advice, by
+	// whether c = 2 was assumed: FM1 and FM2 share them.
+	scheduleCache map[bool]schedules
+}
+
+func newWalker(net *arch.Net, opt Options) *walker {
+	w := &walker{
+		net: net, opt: opt, m0: opt.M0,
+		mean: point(0), meanExact: true, gainExact: true,
+		second: 0, secondExact: true,
+		logMean: 0, logVar: 0, logExact: true,
+		fm2Exact: true, deadExact: true,
+		rhoLo: -1, l4: opt.InputL4,
+		pendA: 0, pendB: math.Inf(-1), affineKnown: true, affineExact: true,
+		onlyDense: true,
+	}
+	if w.m0 == 0 {
+		w.m0 = 1
+	}
+	if w.l4 == 0 {
+		w.l4 = math.Min(1, 6/float64(net.Input.Size()))
+	}
+	return w
+}
+
+// step computes the prediction after layer i and advances the state.
+func (w *walker) step(i int, l arch.Layer) Layer {
+	out := Layer{
+		Index: i + 1, Spec: l.String(), Out: l.Out.String(), Width: l.Width(), FanIn: l.FanIn(),
+		Eta: Unknown, WeightVar: Unknown, BiasVar: Unknown, C: Unknown, Kurtosis: Unknown,
+		Gain: Unknown, GainLower: Unknown, GainUpper: Unknown,
+		MeanFactor: Unknown, MeanFactorLower: Unknown, MeanFactorUpper: Unknown,
+		Log10MeanRatioLower: Unknown, Log10MeanRatioUpper: Unknown,
+	}
+	prev := w.mean
+	var mm meanMap
+	var known bool
+	switch l.Kind {
+	case arch.Dense, arch.Conv:
+		mm, known = w.weighted(&out, l), true
+	case arch.Residual:
+		mm, known = w.residual(&out, l), true
+	case arch.Flatten:
+		out.Kind = "flatten"
+		id := func(m float64) float64 { return m }
+		mm, known = meanMap{lo: id, hi: id, exact: true, homogeneous: true}, true
+		w.composeAffine(0, math.Inf(-1), true)
+		w.onlyDense = w.onlyDense && !l.In.Spatial
+	default: // pooling
+		out.Kind = string(l.Kind)
+		out.Notes = append(out.Notes, "no closed form for the mean factor of pooling: measure it with probe")
+		w.unknownGain++
+		w.meanExact, w.gainExact = false, false
+		w.second, w.logMean, w.logVar = math.NaN(), math.NaN(), math.NaN()
+		w.secondExact, w.logExact = false, false
+		w.affineKnown = false
+		w.onlyDense = false
+		if w.rhoLo >= 0 {
+			w.rhoLo = 0
+		} else {
+			w.rhoLo = -1
+		}
+		w.l4 = math.Min(1, 6/float64(l.Out.Size()))
+	}
+	if known && prev.known() {
+		w.mean = mm.apply(prev)
+		w.meanExact = w.meanExact && mm.exact && prev.isPoint()
+	} else {
+		w.mean = unknownInterval
+	}
+	if known && (prev.known() || mm.homogeneous) {
+		at := prev
+		if mm.homogeneous {
+			at = point(0)
+		}
+		f := mm.factor(at)
+		if f.isPoint() {
+			out.MeanFactor = Number(math.Exp(f.lo))
+		} else {
+			out.MeanFactorLower, out.MeanFactorUpper = Number(math.Exp(f.lo)), Number(math.Exp(f.hi))
+		}
+	}
+	out.MeanExact = w.meanExact && w.mean.known()
+	if w.mean.known() && w.mean.isPoint() {
+		out.MeanRatio, out.Log10MeanRatio = fromLn(w.mean.lo)
+	} else {
+		out.MeanRatio, out.Log10MeanRatio = Unknown, Unknown
+		if w.mean.known() {
+			_, out.Log10MeanRatioLower = fromLn(w.mean.lo)
+			_, out.Log10MeanRatioUpper = fromLn(w.mean.hi)
+		}
+	}
+	out.SecondMomentRatio, out.Log10SecondMomentRatio = fromLn(w.second)
+	out.SecondMomentExact = w.secondExact && !math.IsNaN(w.second)
+	out.LogMean, out.LogVar = Number(w.logMean), Number(w.logVar)
+	out.LogVarUpperBound = w.logVarUpper && !math.IsNaN(w.logVar)
+	out.LogExact = w.logExact && !math.IsNaN(w.logMean)
+	out.Exact = out.SecondMomentExact && out.LogExact
+	out.DeadProbability = Number(-math.Expm1(w.deadLog))
+	if l.HasWeights() && l.ReLU {
+		w.recordReLU()
+	}
+	return out
+}
+
+// law is what the theory needs about the weights of one dense or conv layer.
+type law struct {
+	v, vb  float64 // realised weight and bias variance
+	c      float64 // fan_in * v, times the conv coverage
+	beta   float64 // vb / M_0
+	kappa  float64 // weight kurtosis
+	kappaB float64 // bias kurtosis (3 when there are no biases: no term)
+	// gaussian says the second moments are exact: Gaussian weights, zero or
+	// Gaussian biases, a dense layer.
+	gaussian bool
+	// zeroBias says there are no biases.
+	zeroBias bool
+	// cover is the conv coverage factor (1 for dense), coverExact whether
+	// it is exact.
+	cover      float64
+	coverExact bool
+}
+
+func (w *walker) lawOf(l arch.Layer) law {
+	in := w.opt.Init
+	fi, fo := l.FanIn(), l.FanOut()
+	lw := law{v: in.Weight.Variance(fi, fo), kappa: in.Weight.Family.Kurtosis(), kappaB: 3, cover: 1, coverExact: true}
+	lw.zeroBias = in.Bias.IsZero()
+	if !lw.zeroBias {
+		lw.vb = in.Bias.Variance(fi, fo)
+		lw.kappaB = in.Bias.Family.Kurtosis()
+		lw.zeroBias = lw.vb == 0
+	}
+	lw.beta = lw.vb / w.m0
+	if l.Kind == arch.Conv {
+		lw.cover, lw.coverExact = coverage(l)
+	}
+	lw.c = float64(fi) * lw.v * lw.cover
+	lw.gaussian = l.Kind == arch.Dense && lw.kappa == 3 && (lw.zeroBias || lw.kappaB == 3)
+	return lw
+}
+
+// describe fills the law fields of a layer's prediction.
+func (lw law) describe(out *Layer, fanIn int) {
+	out.WeightVar, out.BiasVar = Number(lw.v), Number(lw.vb)
+	out.C = Number(float64(fanIn) * lw.v)
+	out.Kurtosis = Number(lw.kappa)
+}
+
+// coverage returns the factor by which zero padding and strides scale the mean
+// of a conv layer: the fraction of kernel taps that land inside the input,
+// averaged over output positions, which is exact when every input pixel is
+// covered by equally many windows and otherwise assumes that the input's
+// energy is spread evenly over positions.
+func coverage(l arch.Layer) (f float64, exact bool) {
+	fh, eh := axisCoverage(l.In.H, l.Out.H, l.Kernel, l.Stride, l.Pad)
+	fw, ew := axisCoverage(l.In.W, l.Out.W, l.Kernel, l.Stride, l.Pad)
+	return fh * fw, eh && ew
+}
+
+// axisCoverage is coverage along one axis of nIn inputs and nOut outputs.
+func axisCoverage(nIn, nOut, k, s, p int) (float64, bool) {
+	// diff[r] accumulates +1 where a window starts covering and -1 after it
+	// ends, clipped to the input.
+	diff := make([]int, nIn+1)
+	total := 0
+	for i := 0; i < nOut; i++ {
+		a, b := i*s-p, i*s-p+k-1
+		a, b = max(a, 0), min(b, nIn-1)
+		if a <= b {
+			diff[a]++
+			diff[b+1]--
+			total += b - a + 1
+		}
+	}
+	cov, first, equal := 0, -1, true
+	for r := 0; r < nIn; r++ {
+		cov += diff[r]
+		if first < 0 {
+			first = cov
+		}
+		equal = equal && cov == first
+	}
+	return float64(total) / float64(k*nOut), equal
+}
+
+// weighted handles a dense or conv layer.
+func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
+	lw := w.lawOf(l)
+	lw.describe(out, l.FanIn())
+	n := l.Width()
+	relu := l.ReLU
+	dense := l.Kind == arch.Dense
+	out.Kind = map[bool]string{true: "relu", false: "linear"}[relu]
+	if !dense {
+		out.Kind = "conv-" + out.Kind
+		w.onlyDense = false
+		if !lw.coverExact {
+			out.Notes = append(out.Notes, fmt.Sprintf("zero padding/stride: mean factor assumes spatially even energy (coverage %.4g of the taps)", lw.cover))
+		}
+		out.Notes = append(out.Notes, "conv: fluctuations use the channels as width, an upper estimate (THEORY 4)")
+	}
+	a, b := lw.c, lw.beta
+	if relu {
+		a, b = a/2, b/2
+	}
+	mm := meanMap{lo: func(m float64) float64 { return affineLog(m, a, b) }, exact: lw.coverExact, homogeneous: lw.zeroBias}
+	mm.hi = mm.lo
+	w.plainGain += math.Log(a)
+	heA := lw.cover // the gain with c = 2: cover (ReLU) or 2 cover (linear)
+	if !relu {
+		heA *= 2
+	}
+	w.plainGainHe += math.Log(heA)
+	w.noteC(lw)
+	w.gainExact = w.gainExact && lw.coverExact
+	out.Gain = Number(a)
+	w.composeAffine(math.Log(a), math.Log(b), lw.coverExact)
+
+	// Second moment (THEORY 3.1, 3.2): E[M_j^2] = P (c^2 S + 2 c beta m +
+	// beta^2) + Kw c^2 S L + Kb beta^2, exact given L.
+	fn := float64(n)
+	P, Kw, Kb := 1+2/fn, (lw.kappa-3)/fn, (lw.kappaB-3)/fn
+	if relu {
+		P, Kw, Kb = (1+5/fn)/4, Kw/2, Kb/2
+	}
+	L := w.l4
+	if lw.zeroBias {
+		w.second += math.Log(lw.c * lw.c * (P + Kw*L))
+	} else if w.mean.known() && w.mean.isPoint() {
+		w.second = logAdd(logAdd(math.Log(lw.c*lw.c*(P+Kw*L))+w.second,
+			math.Log(2*lw.c*lw.beta*P)+w.mean.lo),
+			math.Log(lw.beta*lw.beta*(P+Kb)))
+	} else {
+		w.second = math.NaN()
+	}
+	w.secondExact = w.secondExact && lw.gaussian
+
+	// Log moments.
+	var stepMean, stepVar float64
+	if relu {
+		st := reluStatsFor(n)
+		stepMean, stepVar = math.Log(lw.c/2)+st.LogMean, st.LogVar
+	} else {
+		mlin, vlin := linearLogStats(n)
+		stepMean, stepVar = math.Log(lw.c)+mlin, vlin
+	}
+	if lw.kappa != 3 {
+		// Kurtosis: E[R^2]/E[R]^2 grows by the factor 1 + Kw L / P; a
+		// log-normal reading turns that into the variance and mean shift.
+		d := math.Log1p(Kw * L / P)
+		stepVar += d
+		stepMean -= d / 2
+		out.Notes = append(out.Notes, fmt.Sprintf("kurtosis %.4g != 3: second and log moments use ||x||_4^4/||x||_2^4 ~ %.3g (approximate)", lw.kappa, L))
+	}
+	w.logVar += stepVar
+	if lw.zeroBias {
+		w.logMean += stepMean
+	} else {
+		// With Gaussian weights and biases, ln M_j = f(ln M_{j-1}) + xi_j
+		// with f 1-Lipschitz and xi_j independent of the past, so the sum
+		// of Var[xi_j] bounds Var[ln M_j] from above.
+		w.logMean = math.NaN()
+		w.logVarUpper = true
+		out.Notes = append(out.Notes, "biases: E[log M] has no closed form; log_var is an upper bound")
+	}
+	w.logExact = w.logExact && lw.gaussian
+	out.LogVarStep = Number(stepVar)
+	if relu {
+		w.plainFM2 += stepVar
+		w.plainReLUs++
+		w.cLogSum += math.Log(lw.c / lw.cover)
+		w.cCount++
+		if w.minWidth == 0 || n < w.minWidth {
+			w.minWidth = n
+		}
+		w.fm2Exact = w.fm2Exact && lw.gaussian
+		w.fm2Upper = w.fm2Upper || !lw.zeroBias || !dense
+		w.beta += 1 / fn
+		p := math.Exp2(-fn)
+		w.deadLog += math.Log1p(-p)
+		w.deadExact = w.deadExact && dense && w.opt.Init.Weight.Family != weightinit.Rademacher
+		w.rhoLo, w.l4 = rhoReLU, math.Min(1, 6/float64(l.Out.Size()))
+	} else {
+		w.rhoLo, w.l4 = -1, math.Min(1, 3/float64(l.Out.Size()))
+	}
+	w.jac = append(w.jac, jacobianLayer{gain: a, relu: relu, width: n, exact: lw.gaussian && lw.zeroBias})
+	return mm
+}
+
+// noteC records how far a layer's c is from He's 2.
+func (w *walker) noteC(lw law) {
+	w.cMaxDev = math.Max(w.cMaxDev, math.Abs(math.Log(lw.c/(2*lw.cover))))
+}
+
+// composeAffine appends the conditional-mean map m -> e^lnA m + e^lnB to the
+// map pending since the last plain ReLU layer.
+func (w *walker) composeAffine(lnA, lnB float64, exact bool) {
+	w.pendA, w.pendB = w.pendA+lnA, logAdd(w.pendB+lnA, lnB)
+	w.affineExact = w.affineExact && exact
+}
+
+// recordReLU closes the pending map at a plain ReLU layer and records it.
+func (w *walker) recordReLU() {
+	if n := len(w.relus); n > 0 {
+		w.relus[n-1].lnA, w.relus[n-1].lnB = w.pendA, w.pendB
+	}
+	mean := math.NaN()
+	if w.mean.known() && w.mean.isPoint() {
+		mean = w.mean.lo
+	}
+	w.relus = append(w.relus, reluRecord{mean: mean, second: w.second, exact: w.secondExact && w.meanExact})
+	w.pendA, w.pendB = 0, math.Inf(-1)
+}
