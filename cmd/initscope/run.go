@@ -15,6 +15,7 @@ import (
 var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"predict": runPredict,
 	"probe":   runProbe,
+	"train":   runTrain,
 	"inits":   runInits,
 	"version": runVersion,
 }
@@ -23,6 +24,7 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
 var summaries = map[string]string{
 	"predict": "exact predictions per layer, FM1/FM2 verdicts and advice, from the theory alone",
 	"probe":   "Monte Carlo at initialization: measured lengths, fluctuations and Jacobian beside the theory",
+	"train":   "train the net on MNIST, Fashion-MNIST or CIFAR-10: test accuracy over time, epochs to a target accuracy",
 	"inits":   "the initialization presets, their laws and FM1 factors",
 	"version": "print the version",
 }

@@ -1,0 +1,310 @@
+// Package train trains the nets that arch describes, initialized by
+// weightinit, on the image data sets of package data, and measures whether
+// and how fast training starts: the test accuracy over time and the epochs
+// to a target accuracy (Hanin & Rolnick 2018 use 20%).
+//
+// A run is deterministic for a fixed seed on a given BLAS backend: the
+// initialization and the order of the examples come from their own PCG
+// streams (see InitStream and ShuffleStream), and every parallel pass of nn
+// splits its work the same way. Training runs on one goroutine with the
+// matrix products and elementwise passes on 2 threads.
+package train
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/initscope/initscope/data"
+	"github.com/initscope/initscope/nn"
+	"github.com/initscope/initscope/tensor"
+)
+
+// Threads is the number of threads a training run gives its matrix products
+// and elementwise passes (tensor.SetThreads).
+const Threads = 2
+
+// Eval is one evaluation of a run.
+type Eval struct {
+	// Epoch is where the run stands, in passes over the training set:
+	// examples seen / training-set size.
+	Epoch float64 `json:"epoch"`
+	// Step is the number of optimizer steps taken.
+	Step int `json:"step"`
+	// TrainLoss is the mean training loss (cross-entropy) of the steps
+	// since the previous evaluation.
+	TrainLoss float64 `json:"train_loss"`
+	// TestAccuracy is the fraction of the evaluated test images classified
+	// correctly.
+	TestAccuracy float64 `json:"test_accuracy"`
+}
+
+// Why a run stopped (Result.Stop).
+const (
+	StopCap      = "cap"      // it trained Config.Epochs epochs
+	StopTarget   = "target"   // it reached TargetAcc with StopAtTarget set
+	StopDiverged = "diverged" // the training loss was NaN or infinite
+	StopCanceled = "canceled" // its context was canceled
+)
+
+// Setup echoes what a run did, for reports.
+type Setup struct {
+	// Arch is the net as given (or in the compact grammar); Params its
+	// number of trainable scalars.
+	Arch   string `json:"arch"`
+	Params int    `json:"params"`
+	// Init names the initialization; WeightLaw and BiasLaw are its laws.
+	Init      string `json:"init"`
+	WeightLaw string `json:"weight_law"`
+	BiasLaw   string `json:"bias_law"`
+	// Data names the data set; TrainSize is its number of training images,
+	// EvalSamples the number of test images each evaluation uses.
+	Data        string `json:"data"`
+	TrainSize   int    `json:"train_size"`
+	EvalSamples int    `json:"eval_samples"`
+	// The optimization, as in Config.
+	Optimizer    string  `json:"optimizer"`
+	LR           float64 `json:"lr"`
+	Momentum     float64 `json:"momentum"`
+	WeightDecay  float64 `json:"weight_decay"`
+	Batch        int     `json:"batch"`
+	Epochs       float64 `json:"epochs"`
+	TargetAcc    float64 `json:"target_acc"`
+	EvalEvery    int     `json:"eval_every"`
+	StopAtTarget bool    `json:"stop_at_target"`
+	Seed         uint64  `json:"seed"`
+	// StepsPerEpoch is the number of mini-batches in an epoch.
+	StepsPerEpoch int `json:"steps_per_epoch"`
+	// Threads is the number of threads the run used.
+	Threads int `json:"threads"`
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	// Evals lists the evaluations in order (empty, not nil, if there was
+	// none).
+	Evals []Eval `json:"evals"`
+	// EpochsToTarget is the epoch of the first evaluation whose test
+	// accuracy reached TargetAcc; nil (JSON null) if none did or there was
+	// no target.
+	EpochsToTarget *float64 `json:"epochs_to_target"`
+	// StepsToTarget is the step of that evaluation, nil when it is.
+	StepsToTarget *int `json:"steps_to_target"`
+	// ReachedTarget says whether EpochsToTarget is set.
+	ReachedTarget bool `json:"reached_target"`
+	// Diverged says the training loss became NaN or infinite, which ended
+	// the run (at step Steps, epoch Epochs).
+	Diverged bool `json:"diverged"`
+	// Backend names the BLAS backend (tensor.Backend).
+	Backend string `json:"backend"`
+	// Seconds is the wall time of the run: building, initialization,
+	// training and evaluations, not loading the data.
+	Seconds float64 `json:"seconds"`
+	// Stop says why the run ended: StopCap, StopTarget, StopDiverged or
+	// StopCanceled.
+	Stop string `json:"stop"`
+	// Steps is the number of training batches run (the diverging one
+	// included); Epochs the examples they held / training-set size.
+	Steps  int     `json:"steps"`
+	Epochs float64 `json:"epochs"`
+	// FinalTestAccuracy is the test accuracy of the last evaluation, nil if
+	// there was none.
+	FinalTestAccuracy *float64 `json:"final_test_accuracy"`
+	// Setup echoes the configuration.
+	Setup Setup `json:"setup"`
+}
+
+// Run trains cfg.Net, initialized from cfg.Init with cfg.Seed, on trainSet
+// and evaluates it on testSet as cfg says, calling progress (if not nil)
+// after each evaluation. Evaluation is inference alone, in batches of
+// cfg.Batch. A NaN or infinite training loss ends the run with Diverged set;
+// the evaluations before it stand. Run first checks cfg and the data with
+// ValidateData; configuration errors are *ConfigError.
+// If ctx is canceled, Run stops after the current step and returns the
+// result so far (Stop StopCanceled) together with ctx.Err().
+//
+// Run sets the tensor package's thread count to Threads.
+func Run(ctx context.Context, cfg Config, trainSet, testSet *data.Dataset, progress func(Eval)) (*Result, error) {
+	start := time.Now()
+	t, err := newTrainer(cfg, trainSet, testSet)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Evals: []Eval{}, Backend: tensor.Backend(), Setup: cfg.Describe(trainSet, testSet)}
+	err = t.loop(ctx, res, progress)
+	res.Seconds = time.Since(start).Seconds()
+	return res, err
+}
+
+// trainer holds the state of one run.
+type trainer struct {
+	cfg         Config
+	train, test *data.Dataset
+	evalSamples int
+	model       *nn.Sequential[float32]
+	opt         nn.Optimizer
+	loss        nn.SoftmaxCrossEntropy[float32]
+	x           []float32 // the current batch's images
+	y           []int     // and labels
+}
+
+func newTrainer(cfg Config, trainSet, testSet *data.Dataset) (*trainer, error) {
+	if err := cfg.ValidateData(trainSet, testSet); err != nil {
+		return nil, err
+	}
+	if err := tensor.Init(); err != nil {
+		return nil, err
+	}
+	tensor.SetThreads(Threads)
+	model, err := Build(cfg.Net)
+	if err != nil {
+		return nil, err
+	}
+	if err := Initialize(model, cfg.Init, cfg.Seed); err != nil {
+		return nil, err
+	}
+	t := &trainer{
+		cfg: cfg, train: trainSet, test: testSet, model: model,
+		evalSamples: cfg.Describe(trainSet, testSet).EvalSamples,
+		x:           make([]float32, cfg.Batch*trainSet.Size()),
+		y:           make([]int, cfg.Batch),
+	}
+	switch cfg.Optimizer {
+	case "sgd":
+		t.opt = nn.NewSGD(model.Params(), cfg.LR, cfg.Momentum, cfg.WeightDecay)
+	default:
+		adam := nn.NewAdam(model.Params(), cfg.LR)
+		adam.WeightDecay = cfg.WeightDecay
+		t.opt = adam
+	}
+	return t, nil
+}
+
+// Describe returns the Setup that a run of c on these data sets reports;
+// it assumes ValidateData accepts them.
+func (c *Config) Describe(trainSet, testSet *data.Dataset) Setup {
+	arch := c.Net.Source
+	if arch == "" {
+		arch = c.Net.String()
+	}
+	evalSamples := c.EvalSamples
+	if evalSamples == 0 {
+		evalSamples = testSet.Len()
+	}
+	return Setup{
+		Arch: arch, Params: c.Net.Params(),
+		Init: c.Init.Name, WeightLaw: c.Init.Weight.String(), BiasLaw: c.Init.Bias.String(),
+		Data: trainSet.Name, TrainSize: trainSet.Len(), EvalSamples: evalSamples,
+		Optimizer: c.Optimizer, LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay,
+		Batch: c.Batch, Epochs: c.Epochs, TargetAcc: c.TargetAcc, EvalEvery: c.EvalEvery,
+		StopAtTarget: c.StopAtTarget, Seed: c.Seed,
+		StepsPerEpoch: (trainSet.Len() + c.Batch - 1) / c.Batch, Threads: Threads,
+	}
+}
+
+// loop trains until the cap, the target (with StopAtTarget), divergence or
+// cancellation, filling res.
+func (t *trainer) loop(ctx context.Context, res *Result, progress func(Eval)) error {
+	n := t.train.Len()
+	budget := t.cfg.Epochs * float64(n) // examples to train on
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	shuffle := rand.New(rand.NewPCG(t.cfg.Seed, ShuffleStream))
+	var lossSum float64
+	var lossSteps int
+	for epoch := 0; ; epoch++ {
+		shuffle.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for lo := 0; lo < n; lo += t.cfg.Batch {
+			if err := ctx.Err(); err != nil {
+				res.Stop = StopCanceled
+				return err
+			}
+			hi := min(lo+t.cfg.Batch, n)
+			loss := t.step(order[lo:hi])
+			res.Steps++
+			seen := epoch*n + hi
+			res.Epochs = float64(seen) / float64(n)
+			if !finite(loss) {
+				res.Diverged, res.Stop = true, StopDiverged
+				return nil
+			}
+			lossSum += loss
+			lossSteps++
+			atCap := float64(seen) >= budget
+			due := t.cfg.EvalEvery == 0 && hi == n || t.cfg.EvalEvery > 0 && res.Steps%t.cfg.EvalEvery == 0
+			if !due && !atCap {
+				continue
+			}
+			e := Eval{Epoch: res.Epochs, Step: res.Steps, TrainLoss: lossSum / float64(lossSteps), TestAccuracy: t.accuracy()}
+			lossSum, lossSteps = 0, 0
+			res.Evals = append(res.Evals, e)
+			res.FinalTestAccuracy = &e.TestAccuracy
+			if !res.ReachedTarget && t.cfg.TargetAcc > 0 && e.TestAccuracy >= t.cfg.TargetAcc {
+				res.ReachedTarget, res.EpochsToTarget, res.StepsToTarget = true, &e.Epoch, &e.Step
+			}
+			if progress != nil {
+				progress(e)
+			}
+			switch {
+			case res.ReachedTarget && t.cfg.StopAtTarget:
+				res.Stop = StopTarget
+				return nil
+			case atCap:
+				res.Stop = StopCap
+				return nil
+			}
+		}
+	}
+}
+
+// step trains on the examples with the given indices and returns the
+// batch's mean loss. It takes no optimizer step if the loss is not finite.
+func (t *trainer) step(indices []int) float64 {
+	b, size := len(indices), t.train.Size()
+	x, y := t.x[:b*size], t.y[:b]
+	for k, i := range indices {
+		copy(x[k*size:(k+1)*size], t.train.Pixels(i))
+		y[k] = t.train.Labels[i]
+	}
+	t.model.ZeroGrad()
+	loss, grad := t.loss.Loss(t.model.Forward(x, b), y, t.train.Classes)
+	if !finite(loss) {
+		return loss
+	}
+	t.model.Backward(grad, false)
+	t.opt.Step()
+	return loss
+}
+
+// accuracy classifies the first evalSamples test images, in batches of
+// the training batch size, and returns the fraction it gets right.
+func (t *trainer) accuracy() float64 {
+	size, classes := t.test.Size(), t.test.Classes
+	correct := 0
+	for lo := 0; lo < t.evalSamples; lo += t.cfg.Batch {
+		hi := min(lo+t.cfg.Batch, t.evalSamples)
+		logits := t.model.Forward(t.test.Images[lo*size:hi*size], hi-lo)
+		for r, label := range t.test.Labels[lo:hi] {
+			if argmax(logits[r*classes:(r+1)*classes]) == label {
+				correct++
+			}
+		}
+	}
+	return float64(correct) / float64(t.evalSamples)
+}
+
+// argmax returns the index of the largest value, the first one on ties; NaN
+// is never the largest.
+func argmax(v []float32) int {
+	best := 0
+	top := float32(math.Inf(-1))
+	for i, x := range v {
+		if x > top {
+			best, top = i, x
+		}
+	}
+	return best
+}
