@@ -108,24 +108,18 @@ var convCases = []struct {
 	{Shape{2, 3, 4}, 2, 1, 1, 1}, // padding beyond the kernel: col2im at stride 1
 }
 
-// convLayers returns the convolution of each case four times: as
-// constructed or cut into one-sample chunks, so that several goroutines
-// share the batch (see useThreads); keeping its unfolded inputs for
-// Backward or unfolding them again.
+// convLayers returns the convolution of each case twice: as constructed,
+// and cut into one-sample chunks, so that several goroutines share the
+// batch (see useThreads).
 func convLayers() (layers []*Conv2d[float64], names []string) {
 	for _, c := range convCases {
 		for _, chunk := range []int{0, 1} {
-			for _, keep := range []bool{true, false} {
-				conv := mustLayer(NewConv2d[float64](c.in, c.out, c.k, c.stride, c.pad))
-				if chunk > 0 {
-					conv.chunk = chunk
-				}
-				if !keep {
-					conv.keepLimit = 0
-				}
-				layers = append(layers, conv)
-				names = append(names, fmt.Sprintf("%v/k%d/s%d/p%d/chunk%d/keep=%v", c.in, c.k, c.stride, c.pad, conv.chunk, keep))
+			conv := mustLayer(NewConv2d[float64](c.in, c.out, c.k, c.stride, c.pad))
+			if chunk > 0 {
+				conv.chunk = chunk
 			}
+			layers = append(layers, conv)
+			names = append(names, fmt.Sprintf("%v/k%d/s%d/p%d/chunk%d", c.in, c.k, c.stride, c.pad, conv.chunk))
 		}
 	}
 	return layers, names

@@ -48,12 +48,7 @@ func (r *ReLU[T]) Backward(dy []T, needInput bool) []T {
 
 type reluForward[T tensor.Float] struct{ x, y []T }
 
-func (t *reluForward[T]) Range(lo, hi int) {
-	y := t.y[lo:hi]
-	for i, v := range t.x[lo:hi] {
-		y[i] = max(v, 0)
-	}
-}
+func (t *reluForward[T]) Range(lo, hi int) { addReLU(t.y[lo:hi], t.x[lo:hi], 0) }
 
 type reluBackward[T tensor.Float] struct{ dy, y []T }
 
@@ -96,7 +91,7 @@ type Residual[T tensor.Float] struct {
 	module Layer[T]
 	params []*Param[T]
 	y, g   []T
-	task   axpy[T]
+	task   axpyTask[T]
 }
 
 // NewResidual wraps module, which must map its input shape to itself, in a
@@ -126,7 +121,7 @@ func (r *Residual[T]) Params() []*Param[T] { return r.params }
 func (r *Residual[T]) Forward(x []T, batch int) []T {
 	m := r.module.Forward(x, batch)
 	r.y = grow(r.y, len(x))
-	r.task = axpy[T]{dst: r.y, x: x, a: T(r.Eta), y: m}
+	r.task = axpyTask[T]{dst: r.y, x: x, a: T(r.Eta), y: m}
 	tensor.Parallel(len(x), elemGrain, &r.task)
 	return r.y
 }
@@ -135,33 +130,27 @@ func (r *Residual[T]) Forward(x []T, batch int) []T {
 // dy + (its input gradient).
 func (r *Residual[T]) Backward(dy []T, needInput bool) []T {
 	r.g = grow(r.g, len(dy))
-	r.task = axpy[T]{dst: r.g, a: T(r.Eta), y: dy}
+	r.task = axpyTask[T]{dst: r.g, a: T(r.Eta), y: dy}
 	tensor.Parallel(len(dy), elemGrain, &r.task)
 	dm := r.module.Backward(r.g, needInput)
 	if !needInput {
 		return nil
 	}
-	r.task = axpy[T]{dst: dy, x: dy, a: 1, y: dm}
+	r.task = axpyTask[T]{dst: dy, x: dy, a: 1, y: dm}
 	tensor.Parallel(len(dy), elemGrain, &r.task)
 	return dy
 }
 
-// axpy computes dst = x + a·y elementwise, or dst = a·y if x is nil.
-type axpy[T tensor.Float] struct {
+// axpyTask computes dst = x + a·y elementwise, or dst = a·y if x is nil.
+type axpyTask[T tensor.Float] struct {
 	dst, x, y []T
 	a         T
 }
 
-func (t *axpy[T]) Range(lo, hi int) {
-	dst, y := t.dst[lo:hi], t.y[lo:hi]
-	if t.x == nil {
-		for i, v := range y {
-			dst[i] = t.a * v
-		}
-		return
+func (t *axpyTask[T]) Range(lo, hi int) {
+	var x []T
+	if t.x != nil {
+		x = t.x[lo:hi]
 	}
-	x := t.x[lo:hi]
-	for i, v := range y {
-		dst[i] = x[i] + t.a*v
-	}
+	axpy(t.dst[lo:hi], x, t.y[lo:hi], t.a)
 }

@@ -150,36 +150,53 @@ func (t *poolPass[T]) Range(lo, hi int) {
 }
 
 // forwardPlane pools one input plane x into y, recording the maxima's
-// positions in arg for max pooling.
+// positions in arg for max pooling. For each row of outputs it sweeps the
+// window offsets one by one over the whole row, so that consecutive steps
+// are independent and the unpredictable comparisons need no branches.
 func (p *pool2d[T]) forwardPlane(x, y []T, arg []int32) {
-	scale := 1 / T(p.kh*p.kw)
+	kh, kw, sh, sw, inW, outW := p.kh, p.kw, p.sh, p.sw, p.in.W, p.out.W
 	for oh := range p.out.H {
-		for ow := range p.out.W {
-			o, start := oh*p.out.W+ow, oh*p.sh*p.in.W+ow*p.sw
-			if !p.max {
-				var sum T
-				for i := range p.kh {
-					for _, v := range x[start+i*p.in.W:][:p.kw] {
-						sum += v
-					}
-				}
-				y[o] = sum * scale
-				continue
+		ys := y[oh*outW:][:outW]
+		var args []int32
+		if p.max {
+			args = arg[oh*outW:][:outW]
+		}
+		base := oh * sh * inW
+		for ow := range ys {
+			ys[ow] = x[base+ow*sw]
+			if p.max {
+				args[ow] = int32(base + ow*sw)
 			}
-			// Without branches: the comparisons are unpredictable.
-			best, top := start, x[start]
-			for i := range p.kh {
-				row := start + i*p.in.W
-				for j, v := range x[row:][:p.kw] {
-					var above int
-					if v > top {
+		}
+		for i := range kh {
+			for j := range kw {
+				if i == 0 && j == 0 {
+					continue
+				}
+				off := base + i*inW + j
+				if !p.max {
+					for ow := range ys {
+						ys[ow] += x[off+ow*sw]
+					}
+					continue
+				}
+				for ow := range ys {
+					at := off + ow*sw
+					v := x[at]
+					var above int32
+					if v > ys[ow] {
 						above = 1
 					}
-					best += (row + j - best) * above
-					top = max(top, v)
+					args[ow] += (int32(at) - args[ow]) * above
+					ys[ow] = max(ys[ow], v)
 				}
 			}
-			y[o], arg[o] = top, int32(best)
+		}
+		if !p.max {
+			scale := 1 / T(kh*kw)
+			for ow := range ys {
+				ys[ow] *= scale
+			}
 		}
 	}
 }

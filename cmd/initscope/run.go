@@ -13,20 +13,24 @@ import (
 // returns the exit code (exitOK, exitFail or exitUsage). A new subcommand
 // adds one line here and one in summaries.
 var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
-	"predict": runPredict,
-	"probe":   runProbe,
-	"train":   runTrain,
-	"inits":   runInits,
-	"version": runVersion,
+	"predict":   runPredict,
+	"probe":     runProbe,
+	"train":     runTrain,
+	"inits":     runInits,
+	"version":   runVersion,
+	"reproduce": runReproduce,
+	"sweep":     runSweep,
 }
 
 // summaries describes each subcommand in one line for the usage text.
 var summaries = map[string]string{
-	"predict": "exact predictions per layer, FM1/FM2 verdicts and advice, from the theory alone",
-	"probe":   "Monte Carlo at initialization: measured lengths, fluctuations and Jacobian beside the theory",
-	"train":   "train the net on MNIST, Fashion-MNIST or CIFAR-10: test accuracy over time, epochs to a target accuracy",
-	"inits":   "the initialization presets, their laws and FM1 factors",
-	"version": "print the version",
+	"predict":   "exact predictions per layer, FM1/FM2 verdicts and advice, from the theory alone",
+	"probe":     "Monte Carlo at initialization: measured lengths, fluctuations and Jacobian beside the theory",
+	"train":     "train the net on MNIST, Fashion-MNIST or CIFAR-10: test accuracy over time, epochs to a target accuracy",
+	"inits":     "the initialization presets, their laws and FM1 factors",
+	"version":   "print the version",
+	"reproduce": "re-run the paper's Figures 1-3 (theory, Monte Carlo, training) as sweeps: plots, CSV and report.html with each claim checked",
+	"sweep":     "run your own grids of predict/probe/train tasks, locally, as a Slurm job array or a Kubernetes Indexed Job, and collect them",
 }
 
 // version is set at link time with -ldflags "-X main.version=v1.2.3"; when it

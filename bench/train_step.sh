@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# train_step.sh: time one training step of nn against PyTorch on this
+# machine, same workloads, same run, and print the ratio of the median step
+# times, ours/PyTorch, per workload (below 1: we are faster).
+#
+# Go: the nn benchmarks BenchmarkStep* (nn/bench_test.go), OpenBLAS forced
+# (INITSCOPE_BLAS=openblas), 2 threads (tensor.SetThreads(2), GOMAXPROCS=2;
+# OpenBLAS itself runs single-threaded, tensor splits the products).
+# PyTorch: bench/torch_train_step.py, float32, best of 1 and 2 threads.
+# The two alternate for ROUNDS rounds, so that load from other processes
+# hits both alike; the Go figure is the median of all ROUNDS×COUNT
+# benchmark results, the PyTorch one the median of its per-round medians.
+#
+# Environment: ROUNDS (default 3), COUNT (Go -count per round, 3),
+# BENCHTIME (Go -benchtime, 2s), TORCH_SECONDS (seconds of timed steps
+# per workload and thread count, 3), PYTHON (a python3 with torch,
+# /usr/bin/python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${ROUNDS:-3}
+count=${COUNT:-3}
+benchtime=${BENCHTIME:-2s}
+torch_seconds=${TORCH_SECONDS:-3}
+python=${PYTHON:-/usr/bin/python3}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export INITSCOPE_BLAS=openblas
+go test -c -o "$tmp/nn.test" ./nn
+for round in $(seq "$rounds"); do
+	echo "round $round/$rounds: Go" >&2
+	"$tmp/nn.test" -test.run '^$' -test.bench '^BenchmarkStep' -test.cpu 2 \
+		-test.count "$count" -test.benchtime "$benchtime" | tee -a "$tmp/go.txt" | grep '^Benchmark' >&2
+	echo "round $round/$rounds: PyTorch" >&2
+	"$python" bench/torch_train_step.py --seconds "$torch_seconds" | tee -a "$tmp/torch.txt" >&2
+done
+grep -m1 'BLAS:' "$tmp/go.txt" | sed 's/^ */Go /'
+"$python" - "$tmp/go.txt" "$tmp/torch.txt" <<'PY'
+import re, statistics, sys
+go, torch = {}, {}
+for line in open(sys.argv[1]):
+    m = re.match(r"BenchmarkStep(\w+?)(-\d+)?\s+\d+\s+([\d.]+) ns/op", line)
+    if m:
+        go.setdefault(m.group(1), []).append(float(m.group(3)))
+for line in open(sys.argv[2]):
+    name, ns, threads = line.split()
+    torch.setdefault(name, []).append((float(ns), int(threads)))
+print(f"{'workload':<12} {'Go ms':>9} {'PyTorch ms':>11} {'torch threads':>14} {'ratio Go/PyTorch':>17}")
+for name in torch:
+    g = statistics.median(go[name]) / 1e6
+    t = statistics.median(ns for ns, _ in torch[name]) / 1e6
+    threads = ",".join(sorted({str(th) for _, th in torch[name]}))
+    print(f"{name:<12} {g:9.2f} {t:11.2f} {threads:>14} {g / t:17.2f}")
+PY

@@ -1,0 +1,32 @@
+package probe
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkSamplers times one sample of each sampler on one goroutine, for
+// He-normal fully connected nets of width 100 and 1000 (bench/probe_bench.sh
+// reads the ratio network/exact from it).
+func BenchmarkSamplers(b *testing.B) {
+	for _, width := range []int{100, 1000} {
+		net := mustNet(b, fmt.Sprintf("fc:784-%dx20-10", width))
+		init := mustInit(b, "he-normal")
+		x := testInput(784)
+		row := make([]float64, len(net.Layers)+1)
+		samplers := map[string]sampler{
+			"exact":   &exactWorker{exactSampler: newExactSampler(net, init)},
+			"network": newNetWorker(newNetPlan(net, init, x)),
+		}
+		for _, m := range []string{"exact", "network"} {
+			b.Run(fmt.Sprintf("width=%d/%s", width, m), func(b *testing.B) {
+				s := samplers[m]
+				i := uint64(0)
+				for b.Loop() {
+					s.sample(1, i, row)
+					i++
+				}
+			})
+		}
+	}
+}

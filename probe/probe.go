@@ -1,0 +1,307 @@
+// Package probe measures by Monte Carlo, at initialization, what package
+// theory predicts: for N independently initialized copies of a net and one
+// fixed input, the normalized squared length M_j = ||act_j||^2/n_j after
+// every layer, the empirical variance of the lengths across the ReLU layers
+// (FM2's Var_hat) and the squared Jacobian-vector norm ||J u||^2/||u||^2 for
+// a random unit u, summarized with standard errors (THEORY.md sections 1-6).
+//
+// Two samplers produce the same quantities:
+//
+//   - the network sampler draws every weight of a real float32 network and
+//     pushes the input and the tangent through it (dense layers, conv
+//     layers by im2col and GEMM, pooling, residual blocks), for any net and
+//     any law;
+//   - the exact sampler draws the lengths of a fully connected net with
+//     Gaussian weights and zero biases from their exact law, O(depth) scalar
+//     draws per sample instead of sum_j n_j n_{j-1} (THEORY.md 3.1).
+//
+// Results do not depend on the number of workers: sample i always draws from
+// the PCG stream (seed, i), each sample's values land in a row of a table
+// indexed by sample, and the statistics reduce that table in order.
+package probe
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/initscope/initscope/arch"
+	"github.com/initscope/initscope/tensor"
+	"github.com/initscope/initscope/weightinit"
+)
+
+// Method selects a sampler.
+type Method string
+
+// The methods.
+const (
+	// Auto is Exact where the exact law applies (fully connected, Gaussian
+	// weights, zero biases) and Network otherwise.
+	Auto Method = "auto"
+	// Exact draws the lengths from their exact law.
+	Exact Method = "exact"
+	// Network draws and runs real networks.
+	Network Method = "network"
+)
+
+// ParseMethod reads auto, exact or network.
+func ParseMethod(s string) (Method, error) {
+	switch m := Method(s); m {
+	case Auto, Exact, Network:
+		return m, nil
+	}
+	return "", fmt.Errorf("method %q: want auto, exact or network", s)
+}
+
+// Limits on what a run may allocate, so that a typo cannot exhaust memory.
+const (
+	// MaxValues bounds samples x (layers + 1), the float64 table of
+	// per-sample results (1 GiB).
+	MaxValues = 1 << 27
+	// MaxWorkBytes bounds the buffers of all network-sampler workers
+	// together: activations, weights and im2col matrices (4 GiB).
+	MaxWorkBytes = 4 << 30
+)
+
+// Options describe a probe run.
+type Options struct {
+	// Net is the network.
+	Net *arch.Net
+	// Init gives the weight and bias laws.
+	Init weightinit.Init
+	// Input is the fixed input, Net.Input.Size() values in C x H x W order.
+	Input []float64
+	// Samples is the number of independent initializations, at least 2.
+	Samples int
+	// Seed selects the random streams: sample i draws from PCG(Seed, i).
+	Seed uint64
+	// Method selects the sampler; "" means Auto.
+	Method Method
+	// Workers is the number of goroutines; 0 means runtime.GOMAXPROCS(0).
+	Workers int
+	// Progress, if not nil, is called from Run's goroutine now and then with
+	// the number of samples done, and once at the end.
+	Progress func(done, total int)
+}
+
+// OptionError reports an option that cannot be used, naming it as Options
+// does (in lower case: "samples", "input", "method", "workers", "net").
+type OptionError struct {
+	// Option names the option, Msg says what is wrong and what would do.
+	Option string
+	Msg    string
+}
+
+// Error writes the option's name, then the message.
+func (e *OptionError) Error() string { return e.Option + ": " + e.Msg }
+
+// optErr returns an *OptionError about option.
+func optErr(option, format string, a ...any) error {
+	return &OptionError{Option: option, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	// Samples is the number of initializations drawn; Seed their seed.
+	Samples int
+	Seed    uint64
+	// Method is the sampler that ran: Exact or Network.
+	Method Method
+	// Backend is the BLAS backend of the network sampler (tensor.Backend),
+	// or "none" for the exact sampler, which multiplies no matrices.
+	Backend string
+	// Workers is the number of goroutines that ran.
+	Workers int
+	// M0 is ||x||^2/n0 of the input.
+	M0 float64
+	// Outputs is n_d, the number of values the net outputs.
+	Outputs int
+	// Layers summarizes M_j/M_0 after each layer of the net, in order.
+	Layers []Summary
+	// EmpiricalVariance summarizes Var_hat[M]/M_0^2, the variance of
+	// M_j/M_0 across the ReLU layers (dense and conv layers with a ReLU; not
+	// those inside residual modules) of each sample: THEORY.md 1.
+	EmpiricalVariance Summary
+	// VarianceLayers is the number of ReLU layers Var_hat runs over.
+	VarianceLayers int
+	// Jacobian summarizes ||J u||^2/||u||^2 for a unit u drawn uniformly
+	// on the sphere, independently for each sample.
+	Jacobian Summary
+}
+
+// sampler draws the row of one sample.
+type sampler interface {
+	sample(seed, index uint64, row []float64)
+}
+
+// Run draws the samples and summarizes them. Errors about the options are
+// *OptionError values; a cancelled context returns ctx.Err().
+func Run(ctx context.Context, opt Options) (*Result, error) {
+	res, rows, err := collect(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	res.summarize(opt.Net, rows, len(opt.Net.Layers)+1)
+	return res, nil
+}
+
+// collect draws the samples: it returns the result without its summaries
+// and the table of rows, one per sample, each log(M_j/M_0) for every layer
+// then log(||J u||^2/||u||^2).
+func collect(ctx context.Context, opt Options) (*Result, []float64, error) {
+	method, err := opt.validate()
+	if err != nil {
+		return nil, nil, err
+	}
+	n, width := opt.Samples, len(opt.Net.Layers)+1
+	workers := opt.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, n)
+	res := &Result{Samples: n, Seed: opt.Seed, Method: method, Workers: workers, M0: meanSquare(opt.Input), Outputs: opt.Net.Output().Size()}
+	var newSampler func() sampler
+	if method == Exact {
+		res.Backend = "none"
+		ex := newExactSampler(opt.Net, opt.Init)
+		newSampler = func() sampler { return &exactWorker{exactSampler: ex} }
+	} else {
+		if err := tensor.Init(); err != nil {
+			return nil, nil, err
+		}
+		tensor.SetThreads(1)
+		res.Backend = tensor.Backend()
+		plan := newNetPlan(opt.Net, opt.Init, opt.Input)
+		if b := 4 * plan.workFloats() * workers; b > MaxWorkBytes {
+			if workers > 1 && 4*plan.workFloats() <= MaxWorkBytes {
+				return nil, nil, optErr("workers", "%d workers need %s of buffers, more than the %s allowed: use fewer", workers, bytesString(b), bytesString(MaxWorkBytes))
+			}
+			return nil, nil, optErr("net", "one network needs %s of activation, weight and im2col buffers, more than the %s allowed", bytesString(4*plan.workFloats()), bytesString(MaxWorkBytes))
+		}
+		newSampler = func() sampler { return newNetWorker(plan) }
+	}
+	rows := make([]float64, n*width)
+	if err := runSamples(ctx, opt, workers, width, rows, newSampler); err != nil {
+		return nil, nil, err
+	}
+	return res, rows, nil
+}
+
+// runSamples fills rows, one row of width values per sample, on workers
+// goroutines, reporting progress from the calling goroutine. Workers take
+// samples in chunks, so that the shared counters are not contended when a
+// sample takes a microsecond.
+func runSamples(ctx context.Context, opt Options, workers, width int, rows []float64, newSampler func() sampler) error {
+	n := opt.Samples
+	chunk := int64(max(1, min(256, n/(16*workers))))
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := newSampler()
+			for ctx.Err() == nil {
+				lo := next.Add(chunk) - chunk
+				if lo >= int64(n) {
+					return
+				}
+				hi := min(lo+chunk, int64(n))
+				for i := lo; i < hi; i++ {
+					s.sample(opt.Seed, uint64(i), rows[int(i)*width:int(i+1)*width])
+				}
+				done.Add(hi - lo)
+			}
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-finished:
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if opt.Progress != nil {
+				opt.Progress(n, n)
+			}
+			return nil
+		case <-tick.C:
+			if opt.Progress != nil {
+				opt.Progress(int(done.Load()), n)
+			}
+		}
+	}
+}
+
+// validate checks the options and resolves the method.
+func (opt Options) validate() (Method, error) {
+	net := opt.Net
+	if net == nil || len(net.Layers) == 0 {
+		return "", optErr("net", "no layers")
+	}
+	if !opt.Init.Weight.Family.Valid() || !opt.Init.Bias.Family.Valid() {
+		return "", optErr("init", "unknown law family in %s / %s", opt.Init.Weight, opt.Init.Bias)
+	}
+	if opt.Samples < 2 {
+		return "", optErr("samples", "%d: want at least 2 (standard errors need two samples)", opt.Samples)
+	}
+	width := len(net.Layers) + 1
+	if opt.Samples > MaxValues/width {
+		return "", optErr("samples", "%d samples x %d values each (one per layer, plus the Jacobian) is more than the %d values (1 GiB) a run may hold: use at most %d samples for this net",
+			opt.Samples, width, MaxValues, MaxValues/width)
+	}
+	if opt.Workers < 0 {
+		return "", optErr("workers", "%d: want >= 1, or 0 for one per CPU", opt.Workers)
+	}
+	if len(opt.Input) != net.Input.Size() {
+		return "", optErr("input", "%d values, but the net's input %s has %d", len(opt.Input), net.Input, net.Input.Size())
+	}
+	for i, v := range opt.Input {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return "", optErr("input", "value %d is %v: inputs must be finite", i, v)
+		}
+	}
+	if meanSquare(opt.Input) == 0 {
+		return "", optErr("input", "all zero: M_0 = 0, so no ratio M_j/M_0 exists; use a nonzero input")
+	}
+	exactErr := exactApplies(net, opt.Init)
+	switch opt.Method {
+	case "", Auto:
+		if exactErr == nil {
+			return Exact, nil
+		}
+		return Network, nil
+	case Exact:
+		if exactErr != nil {
+			return "", optErr("method", "exact %v; use auto or network", exactErr)
+		}
+		return Exact, nil
+	case Network:
+		return Network, nil
+	}
+	return "", optErr("method", "%q: want auto, exact or network", opt.Method)
+}
+
+// meanSquare is ||x||^2/len(x).
+func meanSquare(x []float64) float64 {
+	var ss float64
+	for _, v := range x {
+		ss += v * v
+	}
+	return ss / float64(len(x))
+}
+
+// bytesString writes a byte count in GiB or MiB.
+func bytesString(b int) string {
+	if b >= 1<<30 {
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}

@@ -1,0 +1,246 @@
+package probe
+
+import (
+	"math"
+	"math/bits"
+
+	"github.com/initscope/initscope/weightinit"
+)
+
+// pcg is math/rand/v2's PCG generator (128-bit LCG state, DXSM output),
+// the same state and the same outputs, bit for bit (the tests check it). It
+// is defined here so that the hot loop of fill can keep the state in two
+// registers: going through a *rand.PCG stores and reloads it for every
+// draw, which puts a memory round trip on the generator's dependency chain,
+// and a *rand.Rand adds an interface call. Every draw below equals the one
+// math/rand/v2 makes from rand.New(rand.NewPCG(hi, lo)): the distributions
+// are the standard library's, only faster.
+type pcg struct{ hi, lo uint64 }
+
+// seed sets the state as rand.NewPCG(seed1, seed2) does.
+func (p *pcg) seed(seed1, seed2 uint64) { p.hi, p.lo = seed1, seed2 }
+
+// next returns the advanced generator and its output, as (*rand.PCG).Uint64.
+func (p pcg) next() (pcg, uint64) {
+	const (
+		mulHi = 2549297995355413924
+		mulLo = 4865540595714422341
+		incHi = 6364136223846793005
+		incLo = 1442695040888963407
+	)
+	hi, lo := bits.Mul64(p.lo, mulLo)
+	hi += p.hi*mulLo + p.lo*mulHi
+	lo, c := bits.Add64(lo, incLo, 0)
+	hi, _ = bits.Add64(hi, incHi, c)
+	p.lo, p.hi = lo, hi
+	// DXSM output.
+	const cheapMul = 0xda942042e4dd58b5
+	hi ^= hi >> 32
+	hi *= cheapMul
+	hi ^= hi >> 48
+	hi *= lo | 1
+	return p, hi
+}
+
+// uint64 draws 64 random bits.
+func (p *pcg) uint64() uint64 {
+	var u uint64
+	*p, u = p.next()
+	return u
+}
+
+// zigR is the start of the ziggurat's tail (Marsaglia & Tsang 2000, 128 strips).
+const zigR = 3.442619855899
+
+// zigK, zigW and zigF are the ziggurat tables of math/rand/v2's NormFloat64,
+// computed as Marsaglia and Tsang's setup does.
+var (
+	zigK [128]uint32
+	zigW [128]float32
+	zigF [128]float32
+)
+
+// squeeze bounds the density f(x) = exp(-x^2/2) on the wedge of one strip
+// by two lines in |x|: lo0 + lo1 |x| <= f <= hi0 + hi1 |x|. Where f is
+// convex (|x| >= 1) the chord is above it and a tangent below; where it is
+// concave (|x| <= 1), the other way round. The wedge test then needs
+// math.Exp only when the uniform height falls between the two lines; the
+// decisions, and so the draws, stay exactly those of NormFloat64.
+type squeeze struct {
+	lo0, lo1, hi0, hi1 float64
+	ok                 bool // false on the strip that straddles |x| = 1
+}
+
+// zigSqueeze holds the squeeze of every strip but the base strip 0.
+var zigSqueeze [128]squeeze
+
+// squeezeMargin covers the rounding of the bounds and of math.Exp, which
+// are within 1e-15 of the true values here (f >= 0.0026 on the wedges).
+const squeezeMargin = 1e-12
+
+func init() {
+	const m1 = 1 << 31
+	const vn = 9.91256303526217e-3 // area of each strip
+	dn := zigR
+	tn := dn
+	q := vn / math.Exp(-.5*dn*dn)
+	zigK[0] = uint32(dn / q * m1)
+	zigK[1] = 0
+	zigW[0] = float32(q / m1)
+	zigW[127] = float32(dn / m1)
+	zigF[0] = 1
+	zigF[127] = float32(math.Exp(-.5 * dn * dn))
+	for i := 126; i >= 1; i-- {
+		dn = math.Sqrt(-2 * math.Log(vn/dn+math.Exp(-.5*dn*dn)))
+		zigK[i+1] = uint32(dn / tn * m1)
+		tn = dn
+		zigF[i] = float32(math.Exp(-.5 * dn * dn))
+		zigW[i] = float32(dn / m1)
+	}
+	f := func(x float64) float64 { return math.Exp(-.5 * x * x) }
+	for i := 1; i < 128; i++ {
+		// The wedge of strip i is kn[i] <= |j| < 2^31, |x| = |j| wn[i].
+		a, b := float64(zigK[i])*float64(zigW[i]), m1*float64(zigW[i])
+		slope := (f(b) - f(a)) / (b - a)
+		chord0 := f(a) - slope*a
+		// The tangent at the middle of the wedge.
+		c := (a + b) / 2
+		tan1 := -c * f(c)
+		tan0 := f(c) - tan1*c
+		switch {
+		case a >= 1:
+			zigSqueeze[i] = squeeze{lo0: tan0, lo1: tan1, hi0: chord0, hi1: slope, ok: true}
+		case b <= 1:
+			zigSqueeze[i] = squeeze{lo0: chord0, lo1: slope, hi0: tan0, hi1: tan1, ok: true}
+		}
+	}
+}
+
+// uniform returns a float64 in [0, 1), as rand.Rand.Float64 does.
+func uniform(p *pcg) float64 { return float64(p.uint64()<<11>>11) / (1 << 53) }
+
+// normal returns a standard normal draw, as rand.Rand.NormFloat64 does.
+func normal(p *pcg) float64 {
+	u := p.uint64()
+	j := int32(u)
+	i := u >> 32 & 0x7F
+	x := float64(j) * float64(zigW[i])
+	if absInt32(j) < zigK[i] {
+		return x // 97% of draws end here
+	}
+	return normalSlow(p, j, i, x)
+}
+
+// normalSlow finishes a ziggurat draw that fell outside the rectangles.
+func normalSlow(p *pcg, j int32, i uint64, x float64) float64 {
+	for {
+		if i == 0 {
+			for {
+				x = -math.Log(uniform(p)) * (1.0 / zigR)
+				y := -math.Log(uniform(p))
+				if y+y >= x*x {
+					break
+				}
+			}
+			if j > 0 {
+				return zigR + x
+			}
+			return -zigR - x
+		}
+		y := zigF[i] + float32(uniform(p))*(zigF[i-1]-zigF[i])
+		sq := &zigSqueeze[i]
+		ax := math.Abs(x)
+		switch {
+		case sq.ok && y < float32(sq.lo0+sq.lo1*ax-squeezeMargin):
+			return x // below the lower line, so below f
+		case sq.ok && y >= float32(sq.hi0+sq.hi1*ax+squeezeMargin):
+			// above the upper line, so above f: draw again
+		case y < float32(math.Exp(-.5*x*x)):
+			return x
+		}
+		u := p.uint64()
+		j = int32(u)
+		i = u >> 32 & 0x7F
+		x = float64(j) * float64(zigW[i])
+		if absInt32(j) < zigK[i] {
+			return x
+		}
+	}
+}
+
+func absInt32(i int32) uint32 {
+	if i < 0 {
+		return uint32(-i)
+	}
+	return uint32(i)
+}
+
+// filler draws one weight or bias tensor of a law at one layer's fans. Its
+// values equal those of weightinit's Sampler.Fill with rand.New of the same
+// PCG; it only dispatches on the family once per tensor instead of once per
+// value.
+type filler struct {
+	family weightinit.Family
+	scale  float64
+}
+
+// newFiller returns the filler for law l at a layer with these fans. The
+// scale per family mirrors weightinit.Family.NewSampler, which does not
+// export it; TestFillerMatchesWeightinit keeps the two in step.
+func newFiller(l weightinit.Law, fanIn, fanOut int) filler {
+	v := l.Rule.Variance(fanIn, fanOut)
+	s := math.Sqrt(v)
+	switch l.Family {
+	case weightinit.Uniform:
+		s = math.Sqrt(3 * v)
+	case weightinit.TruncNormalCorrected:
+		s = math.Sqrt(v / weightinit.TruncatedVariance())
+	}
+	return filler{family: l.Family, scale: s}
+}
+
+// fill writes independent draws into dst.
+func (f filler) fill(p *pcg, dst []float32) {
+	s := f.scale
+	switch f.family {
+	case weightinit.Normal:
+		// normal, inlined by hand with the state in a local whose address
+		// is never taken, so that it stays in registers.
+		q := *p
+		for k := range dst {
+			var u uint64
+			q, u = q.next()
+			j := int32(u)
+			i := u >> 32 & 0x7F
+			x := float64(j) * float64(zigW[i])
+			if absInt32(j) >= zigK[i] {
+				*p = q
+				x = normalSlow(p, j, i, x)
+				q = *p
+			}
+			dst[k] = float32(s * x)
+		}
+		*p = q
+	case weightinit.Uniform:
+		for k := range dst {
+			dst[k] = float32(s * (2*uniform(p) - 1))
+		}
+	case weightinit.TruncNormal, weightinit.TruncNormalCorrected:
+		for k := range dst {
+			z := normal(p)
+			for z < -2 || z > 2 {
+				z = normal(p)
+			}
+			dst[k] = float32(s * z)
+		}
+	case weightinit.Rademacher:
+		for k := range dst {
+			dst[k] = float32(s)
+			if p.uint64()&1 == 0 {
+				dst[k] = float32(-s)
+			}
+		}
+	default:
+		clear(dst)
+	}
+}

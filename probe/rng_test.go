@@ -1,0 +1,132 @@
+package probe
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/initscope/initscope/weightinit"
+	"gonum.org/v1/gonum/mathext"
+)
+
+// TestPCGMatchesStdlib checks that pcg is math/rand/v2's PCG.
+func TestPCGMatchesStdlib(t *testing.T) {
+	for _, seed := range [][2]uint64{{0, 0}, {1, 2}, {1 << 63, 12345}, {^uint64(0), ^uint64(0)}} {
+		var p pcg
+		p.seed(seed[0], seed[1])
+		q := rand.NewPCG(seed[0], seed[1])
+		for i := range 100000 {
+			if a, b := p.uint64(), q.Uint64(); a != b {
+				t.Fatalf("seed %v draw %d: %x, rand.PCG %x", seed, i, a, b)
+			}
+		}
+	}
+}
+
+// TestNormalMatchesStdlib checks that the ziggurat draws exactly what
+// math/rand/v2's NormFloat64 draws from the same PCG, tails included.
+func TestNormalMatchesStdlib(t *testing.T) {
+	p := &pcg{3, 4}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 10_000_000 {
+		if a, b := normal(p), r.NormFloat64(); a != b {
+			t.Fatalf("draw %d: normal %v, NormFloat64 %v", i, a, b)
+		}
+		if i%1000 == 0 {
+			if a, b := uniform(p), r.Float64(); a != b {
+				t.Fatalf("draw %d: uniform %v, Float64 %v", i, a, b)
+			}
+		}
+	}
+}
+
+// TestFillerMatchesWeightinit checks that every family's fast filler writes
+// the values weightinit's Sampler.Fill writes from the same stream.
+func TestFillerMatchesWeightinit(t *testing.T) {
+	for _, f := range weightinit.Families {
+		law := weightinit.Law{Family: f, Rule: weightinit.Rule{C: 2, Fan: weightinit.FanIn}}
+		// Several fills in a row: the state must carry over between them.
+		p, r := &pcg{5, 6}, rand.New(rand.NewPCG(5, 6))
+		for _, n := range []int{1, 100, 5000} {
+			got, want := make([]float32, n), make([]float32, n)
+			newFiller(law, 37, 11).fill(p, got)
+			law.Sampler(37, 11).Fill(r, want)
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("%s: value %d of %d is %v, weightinit draws %v", f, i, n, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestBinomialHalf checks Binomial(n, 1/2) by popcount: range, mean and
+// variance within 5 SE, across the 64-bit word boundaries.
+func TestBinomialHalf(t *testing.T) {
+	p := &pcg{7, 8}
+	const draws = 40000
+	for _, n := range []int{1, 5, 63, 64, 65, 100, 1000} {
+		var s1, s2 float64
+		for range draws {
+			k := binomialHalf(p, n)
+			if k < 0 || k > n {
+				t.Fatalf("n=%d: draw %d out of range", n, k)
+			}
+			s1 += float64(k)
+			s2 += float64(k) * float64(k)
+		}
+		mean, v := s1/draws, s2/draws-(s1/draws)*(s1/draws)
+		wantMean, wantVar := float64(n)/2, float64(n)/4
+		if se := math.Sqrt(wantVar / draws); math.Abs(mean-wantMean) > 5*se {
+			t.Errorf("n=%d: mean %v, want %v (se %v)", n, mean, wantMean, se)
+		}
+		// The sample variance's SE is s^2 sqrt((kurtosis - 1)/draws); the
+		// binomial's kurtosis is at most 3 (n = 1: 1; large n: 3).
+		if se := wantVar * math.Sqrt(2.0/draws); math.Abs(v-wantVar) > 5*se {
+			t.Errorf("n=%d: variance %v, want %v (se %v)", n, v, wantVar, se)
+		}
+	}
+}
+
+// TestChiSquare checks the chi-square draws against their exact moments:
+// E[X] = k, Var[X] = 2k, E[ln X] = psi(k/2) + ln 2, Var[ln X] = psi'(k/2).
+func TestChiSquare(t *testing.T) {
+	p := &pcg{9, 10}
+	const draws = 100000
+	for _, k := range []int{1, 2, 3, 7, 40, 1000} {
+		var s1, s2, l1, l2 float64
+		for range draws {
+			x := chiSquare(p, k)
+			l := math.Log(x)
+			s1 += x
+			s2 += x * x
+			l1 += l
+			l2 += l * l
+		}
+		fk := float64(k)
+		mean, lmean := s1/draws, l1/draws
+		lvar := l2/draws - lmean*lmean
+		if se := math.Sqrt(2 * fk / draws); math.Abs(mean-fk) > 5*se {
+			t.Errorf("k=%d: mean %v, want %v (se %v)", k, mean, fk, se)
+		}
+		wantL := mathext.Digamma(fk/2) + math.Ln2
+		wantLV := trigamma(fk / 2)
+		if se := math.Sqrt(wantLV / draws); math.Abs(lmean-wantL) > 5*se {
+			t.Errorf("k=%d: E[ln X] %v, want %v (se %v)", k, lmean, wantL, se)
+		}
+		// The SE of a variance is about sigma^2 sqrt((kurtosis - 1)/n); ln chi^2_1 has kurtosis 7.
+		if se := wantLV * math.Sqrt(6.0/draws); math.Abs(lvar-wantLV) > 5*se {
+			t.Errorf("k=%d: Var[ln X] %v, want %v (se %v)", k, lvar, wantLV, se)
+		}
+	}
+}
+
+// trigamma is psi'(x) by recurrence to x >= 20 and the asymptotic series.
+func trigamma(x float64) float64 {
+	var s float64
+	for ; x < 20; x++ {
+		s += 1 / (x * x)
+	}
+	x2 := 1 / (x * x)
+	return s + 1/x + x2/2 + x2/x*(1.0/6-x2*(1.0/30-x2*(1.0/42-x2/30)))
+}

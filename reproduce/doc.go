@@ -1,0 +1,137 @@
+// Package reproduce re-runs the experiments of Hanin & Rolnick, "How to
+// Start Training: The Effect of Initialization and Architecture" (NeurIPS
+// 2018), Figures 1-3, as sweeps of the experiment package, and turns their
+// results into CSV summaries, PNG and SVG plots and a self-contained HTML
+// report in which code checks each of the paper's claims. The same runner
+// executes users' own sweep files.
+//
+// # Task kinds and their params
+//
+// A Runner runs three kinds of task (experiment.Task). Every kind reads:
+//
+//	arch   the net, as arch.Parse reads it: fc:784-100x20-10, net:784,dense32,resdense32x10:eta=0.9^l,dense10, or JSON (required)
+//	init   a weightinit preset (he-normal, lecun-normal, pytorch-default, ...) or a law such as normal:2/fan_in (required)
+//	bias   a bias law overriding the preset's, e.g. zero or uniform:1/3/fan_in (optional)
+//
+// predict: theory.Predict for the net; the result is a PredictResult. It reads
+//
+//	input  the fixed input DATASET:K, test image K of mnist, fashion-mnist or cifar10 (default: DATA:0 for
+//	       the task's data param, else mnist:0 for nets with 784 inputs); only M_0 and ||x||_4 matter
+//
+// probe: Monte Carlo at initialization (probe.Run, probe.Compare); the result is a ProbeResult, the
+// theory beside every measurement. It reads input as predict does, and
+//
+//	samples  independent initializations (default 1000)
+//	method   auto (default: the exact O(depth) sampler for Gaussian fully connected nets with zero
+//	         biases, real networks otherwise), exact or network
+//	seed     sample i draws from the PCG stream (seed, i) (default 1)
+//
+// train: trains the net (train.Run); the result is a train.Result. It reads
+//
+//	data            mnist, fashion-mnist or cifar10 (required; cifar10 needs Runner.DataDirs, --data-dir)
+//	lr              learning rate (required)
+//	epochs          the cap, in passes over the training set; may be fractional (required)
+//	optimizer       sgd (default) or adam
+//	momentum        SGD momentum (default 0)
+//	weight_decay    L2 penalty (default 0)
+//	batch           mini-batch size (default 128)
+//	target          test accuracy to reach, e.g. 0.2 (default 0.2; 0 for none)
+//	eval_every      steps between evaluations (default 0: once per epoch): the resolution of the epochs to the target
+//	eval_samples    test images per evaluation, the first ones (default 0: all)
+//	stop_at_target  end the run at the first evaluation that reaches the target (default false)
+//	seed            initialization and example order (default 1)
+//
+// Params a kind does not read are labels: they are kept with the task and
+// its results (the figures group by them: depth, width, profile, schedule),
+// change the task's id, and are otherwise ignored. So one sweep may mix
+// kinds, each ignoring the others' params; the echo of the settings in each
+// result (e.g. train.Result.Setup) shows what was used.
+//
+// # Sweep files
+//
+// A sweep file (experiment.Sweep, YAML or JSON) multiplies kinds by axes.
+// testdata/example-sweep.yaml compares three initializations of a 64-wide
+// MLP at two depths, in theory, by Monte Carlo and by training:
+//
+//	name: mlp-inits
+//	kinds: [predict, probe, train]
+//	fixed: {data: mnist, samples: 2000, optimizer: sgd, lr: 0.003, momentum: 0.9,
+//	        batch: 128, epochs: 2, target: 0.2, eval_every: 20, eval_samples: 1000, stop_at_target: true}
+//	axes:
+//	  - {name: init, values: [he-normal, lecun-normal, pytorch-default]}
+//	  - {name: depth, values: [10, 30]}
+//	  - {name: seed, range: [1, 4]}
+//	derived:
+//	  arch: "fc:784-64x{depth}-10"
+//
+// Run it with `initscope sweep run`, on Slurm with `initscope sweep slurm`
+// or on Kubernetes with `initscope sweep k8s`; `initscope sweep collect DIR`
+// merges the shards into results.csv (one row per task of the grid, missing
+// and failed ones included) and, for the figures' sweeps, the plots and the
+// report. A results directory keeps the sweeps it ran in DIR/sweeps (see
+// WriteSweeps), so collecting knows the grid.
+//
+// # The figures
+//
+// Plan returns a figure's sweeps; their names start with the figure's
+// (fig1-probe, fig1-train, ...), which is how Render recognizes them:
+//
+//   - Figure 1 (FM1): fully connected nets on MNIST with width = depth (beta
+//     about 1 at every depth, FM2 held fixed), initializations he-normal,
+//     he-uniform, xavier2, he-truncated, glorot-normal, glorot-uniform,
+//     lecun-normal and pytorch-default. (a) E[M_d]/M_0 against depth,
+//     measured and theory; (b) epochs to 20% test accuracy.
+//   - Figure 2 (FM2): he-normal. (a) a depth x width grid of constant-width
+//     nets: heat maps of the epochs to 20% and of the measured Var[ln M_d];
+//     (b) nets of equal depth and equal beta (within 1%) with constant,
+//     increasing, decreasing and alternating widths; (c) the measured
+//     E[Var_hat[M]] against the exact theory and beta.
+//   - Figure 3: residual nets net:N,dense32,resdense32xL:eta=ETA,dense10,
+//     he-normal, eta_l = 1, 0.9^l, 0.5^l, 1/l and 1/L: (a) E[M_L]/M_0
+//     against L, measured, with the exact theory for modules ending linear
+//     and the theory's bounds for modules ending in a ReLU; (b) epochs to 20%
+//     (ReLU-ending modules, the paper's setting) on MNIST, or on CIFAR-10
+//     when Config.ImageData says so (the paper's data, whose files the user
+//     must have). The fixed input of every probe is test image 0 of the
+//     figure's data set.
+//
+// # Training hyperparameters
+//
+// The paper does not state its optimizer, learning rate, batch or epoch
+// cap. All three figures use one set, identical for every initialization
+// and architecture compared: SGD with momentum 0.9, learning rate 0.003,
+// batch 128, a cap of 3 epochs, target 20% test accuracy, an evaluation
+// every 10 steps (0.0213 epoch on MNIST) on the first 1000 test images, and
+// runs stopped at the target. It was chosen by trying: with learning rate
+// 0.01 he-normal nets of depth and width 80 diverged or took 0.8 epoch in
+// some runs, which 0.003 avoids, while 0.003 is still fast enough that
+// 2/fan-in nets reach 20% in about 0.1-0.3 epoch at every depth tried, and
+// 3 epochs leave room for LeCun and Glorot nets, which need 0.4-1.8 epochs
+// at depth 5-20. Adam would partly undo FM1 (it rescales vanishing
+// gradients), so it is not used. Runs that do not reach the target within
+// the cap, or diverge, are reported as "not reached", never as a number.
+//
+// # Scales and cost
+//
+// Full is the reproduction; Quick reduces the grids (Figure 1 depths 5-40,
+// Figure 2 a 3 x 3 grid, Figure 3 up to 40 blocks) and runs 2 seeds per
+// point instead of 5, with the same hyperparameters, so a later full run in
+// the same directory reuses the quick tasks. Tiny checks the pipeline in
+// seconds. On two cores with OpenBLAS, Quick takes about ten minutes for all
+// three figures; the full run about an hour, most of it in Figure 1's
+// training runs of lecun/glorot/pytorch-default nets at depths 60-100, which
+// run to the 3-epoch cap (about 10-30 s each).
+//
+// # Outputs
+//
+// Render writes, in the results directory: results.csv; for Figure 1
+// fig1_length.csv, fig1_epochs.csv, fig1a_length and fig1b_epochs; for
+// Figure 2 fig2_grid.csv, fig2_profiles.csv, fig2a_epochs_heatmap,
+// fig2a_logvar_heatmap, fig2a_epochs_beta, fig2b_profiles and
+// fig2c_empirical_variance; for Figure 3 fig3_length.csv, fig3_epochs.csv,
+// fig3a_length_relu, fig3a_length_linear and fig3b_epochs (each plot as .png
+// and .svg); claims.json; and report.html, which embeds the plots and gives
+// for each claim the statement, the criterion, the verdict, the numbers, the
+// settings and the seeds, with the versions, hosts and BLAS backends that
+// ran the tasks.
+package reproduce

@@ -1,0 +1,129 @@
+package reproduce
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/initscope/initscope/experiment"
+	"github.com/initscope/initscope/probe"
+	"github.com/initscope/initscope/train"
+)
+
+// mustTask builds a task or fails the test.
+func mustTask(t *testing.T, kind string, params map[string]any) experiment.Task {
+	t.Helper()
+	task, err := experiment.NewTask(kind, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+// runTask runs one task and decodes its result into v.
+func runTask(t *testing.T, r *Runner, task experiment.Task, v any) {
+	t.Helper()
+	b, err := r.Run(context.Background(), task)
+	if err != nil {
+		t.Fatalf("%s: %v", task, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: result %s: %v", task, b, err)
+	}
+}
+
+func TestRunnerPredict(t *testing.T) {
+	var res PredictResult
+	runTask(t, &Runner{}, mustTask(t, KindPredict, map[string]any{
+		"arch": "fc:784-8x3-10", "init": "lecun-normal", "input": "mnist:0", "depth": 3, // depth: a label
+	}), &res)
+	if res.Net != "fc:784-8x3-10" || res.Init != "lecun-normal" || res.Input != "mnist:0" {
+		t.Errorf("echo: net %q init %q input %q", res.Net, res.Init, res.Input)
+	}
+	if len(res.Layers) != 4 || res.OutputLayer != 3 || res.Depth != 3 || math.Abs(res.Beta-3.0/8) > 1e-12 {
+		t.Fatalf("layers %d, output %d, depth %d, beta %g: want 4, 3, 3, 0.375", len(res.Layers), res.OutputLayer, res.Depth, res.Beta)
+	}
+	out, err := res.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// LeCun: each ReLU layer halves E[M] (the first one too: c = 1 with fan-in 784).
+	if want := 3 * math.Log10(0.5); math.Abs(float64(out.Log10MeanRatio)-want) > 1e-9 || !out.MeanExact {
+		t.Errorf("log10 E[M_3]/M_0 = %v (exact %v), want %v exactly", out.Log10MeanRatio, out.MeanExact, want)
+	}
+	if !(res.M0 > 0) || res.FM1 == "" || res.FM2 == "" {
+		t.Errorf("m0 %v, fm1 %q, fm2 %q", res.M0, res.FM1, res.FM2)
+	}
+}
+
+func TestRunnerProbe(t *testing.T) {
+	r := &Runner{ProbeWorkers: 2}
+	for _, c := range []struct {
+		init, method string
+		want         probe.Method
+	}{{"he-normal", "auto", probe.Exact}, {"he-uniform", "auto", probe.Network}, {"he-normal", "network", probe.Network}} {
+		var res ProbeResult
+		runTask(t, r, mustTask(t, KindProbe, map[string]any{
+			"arch": "fc:784-16x4-10", "init": c.init, "samples": 400, "method": c.method, "seed": 7,
+		}), &res)
+		if res.Method != c.want || res.Samples != 400 || res.Seed != 7 || res.Input != "mnist:0" || len(res.Layers) != 5 {
+			t.Fatalf("%s %s: method %s samples %d seed %d input %s layers %d", c.init, c.method, res.Method, res.Samples, res.Seed, res.Input, len(res.Layers))
+		}
+		out, err := res.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// He: E[M_4]/M_0 = 1 exactly; the measurement must agree within 5 SE.
+		if z := (float64(out.MeanRatio) - 1) / float64(out.MeanRatioSE); math.Abs(z) > 5 || float64(out.Theory.MeanRatio) != 1 {
+			t.Errorf("%s %s: E[M_4]/M_0 = %v ± %v, theory %v", c.init, c.method, out.MeanRatio, out.MeanRatioSE, out.Theory.MeanRatio)
+		}
+	}
+}
+
+func TestRunnerTrain(t *testing.T) {
+	var res train.Result
+	runTask(t, &Runner{}, mustTask(t, KindTrain, map[string]any{
+		"arch": "fc:784-16x2-10", "init": "he-normal", "data": "mnist", "lr": 0.01, "momentum": 0.9,
+		"batch": 64, "epochs": 0.01, "eval_every": 3, "eval_samples": 100, "seed": 3, "target": 0.5,
+	}), &res)
+	s := res.Setup
+	if s.Data != "mnist" || s.LR != 0.01 || s.Momentum != 0.9 || s.Batch != 64 || s.Epochs != 0.01 || s.EvalEvery != 3 ||
+		s.EvalSamples != 100 || s.Seed != 3 || s.TargetAcc != 0.5 || s.Optimizer != "sgd" || s.StopAtTarget {
+		t.Errorf("setup does not echo the params: %+v", s)
+	}
+	if len(res.Evals) == 0 || res.Steps == 0 {
+		t.Errorf("no training: %d evals, %d steps", len(res.Evals), res.Steps)
+	}
+}
+
+func TestRunnerErrors(t *testing.T) {
+	r := &Runner{}
+	for _, c := range []struct {
+		kind   string
+		params map[string]any
+		want   string
+	}{
+		{"fit", map[string]any{"arch": "fc:784-8-10"}, `unknown kind "fit"`},
+		{KindPredict, map[string]any{"init": "he-normal"}, `param "arch": missing`},
+		{KindPredict, map[string]any{"arch": "fc:784-8-10"}, `param "init": missing`},
+		{KindPredict, map[string]any{"arch": "fc:784-0-10", "init": "he-normal"}, `param "arch"`},
+		{KindPredict, map[string]any{"arch": "fc:784-8-10", "init": "he-norml"}, `param "init"`},
+		{KindPredict, map[string]any{"arch": "fc:100-8-10", "init": "he-normal"}, `param "input": missing`},
+		{KindPredict, map[string]any{"arch": "fc:100-8-10", "init": "he-normal", "input": "mnist:0"}, "has 784 values but the net's input"},
+		{KindPredict, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "input": "mnist"}, "want DATASET:K"},
+		{KindProbe, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "method": "magic"}, `param "method"`},
+		{KindProbe, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "samples": 2.5}, `want an integer`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "mnist", "epochs": 1}, `param "lr": missing`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "lr": 0.1, "epochs": 1}, `param "data": missing`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "mnist", "lr": "fast", "epochs": 1}, `want a number`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "mnist", "lr": 0.1, "epochs": 1, "stop_at_target": "yes"}, `want true or false`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "imagenet", "lr": 0.1, "epochs": 1}, `param "data"`},
+	} {
+		_, err := r.Run(context.Background(), mustTask(t, c.kind, c.params))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %v: error %v, want one containing %q", c.kind, c.params, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package reproduce
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/initscope/initscope/train"
+)
+
+// meanSE returns the mean of xs and its standard error (NaN for fewer than
+// two values).
+func meanSE(xs []float64) (mean, se float64) {
+	n := float64(len(xs))
+	if n == 0 {
+		return nan, nan
+	}
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= n
+	if n < 2 {
+		return mean, nan
+	}
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / (n - 1) / n)
+}
+
+// ranks returns the ranks of xs (1-based, ties sharing their mean rank;
+// +Inf ranks last).
+func ranks(xs []float64) []float64 {
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return xs[idx[a]] < xs[idx[b]] })
+	r := make([]float64, len(xs))
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && xs[idx[j+1]] == xs[idx[i]] {
+			j++
+		}
+		for k := i; k <= j; k++ {
+			r[idx[k]] = float64(i+j)/2 + 1
+		}
+		i = j + 1
+	}
+	return r
+}
+
+// spearman is the rank correlation of x and y (NaN with fewer than 3
+// points or a constant variable). +Inf values rank last, tied.
+func spearman(x, y []float64) float64 {
+	if len(x) != len(y) || len(x) < 3 {
+		return nan
+	}
+	return pearson(ranks(x), ranks(y))
+}
+
+// pearson is the correlation of x and y.
+func pearson(x, y []float64) float64 {
+	mx, _ := meanSE(x)
+	my, _ := meanSE(y)
+	var sxy, sxx, syy float64
+	for i := range x {
+		sxy += (x[i] - mx) * (y[i] - my)
+		sxx += (x[i] - mx) * (x[i] - mx)
+		syy += (y[i] - my) * (y[i] - my)
+	}
+	if sxx == 0 || syy == 0 {
+		return nan
+	}
+	return sxy / math.Sqrt(sxx*syy)
+}
+
+// slope is the least-squares slope of y against x (NaN with fewer than two
+// distinct x).
+func slope(x, y []float64) float64 {
+	mx, _ := meanSE(x)
+	my, _ := meanSE(y)
+	var sxy, sxx float64
+	for i := range x {
+		sxy += (x[i] - mx) * (y[i] - my)
+		sxx += (x[i] - mx) * (x[i] - mx)
+	}
+	if len(x) < 2 || sxx == 0 {
+		return nan
+	}
+	return sxy / sxx
+}
+
+// epochCell gathers the training runs of one point of a figure (one
+// initialization at one depth, say): how many reached the target and when.
+type epochCell struct {
+	// runs, reached and diverged count the runs.
+	runs, reached, diverged int
+	// epochs are the epochs to the target of the runs that reached it.
+	epochs []float64
+	// cap is the largest epoch cap among the runs.
+	cap float64
+}
+
+// add counts one run.
+func (c *epochCell) add(r *train.Result) {
+	c.runs++
+	c.cap = math.Max(c.cap, r.Setup.Epochs)
+	switch {
+	case r.ReachedTarget && r.EpochsToTarget != nil:
+		c.reached++
+		c.epochs = append(c.epochs, *r.EpochsToTarget)
+	case r.Diverged:
+		c.diverged++
+	}
+}
+
+// shown reports whether the point is drawn as a number: at least half of
+// its runs reached the target. Otherwise it is drawn as "not reached".
+func (c *epochCell) shown() bool { return c != nil && c.reached > 0 && 2*c.reached >= c.runs }
+
+// all reports whether every run reached the target.
+func (c *epochCell) all() bool { return c != nil && c.runs > 0 && c.reached == c.runs }
+
+// failed reports whether fewer than half of the runs reached the target.
+func (c *epochCell) failed() bool { return c != nil && c.runs > 0 && 2*c.reached < c.runs }
+
+// mean returns the mean epochs to the target over the runs that reached it
+// and its standard error; NaN when the point is not shown.
+func (c *epochCell) mean() (float64, float64) {
+	if !c.shown() {
+		return nan, nan
+	}
+	return meanSE(c.epochs)
+}
+
+// rankValue is the mean, or +Inf for a point not shown, for rank statistics
+// in which "did not reach" is the slowest.
+func (c *epochCell) rankValue() float64 {
+	if m, _ := c.mean(); !math.IsNaN(m) {
+		return m
+	}
+	return math.Inf(1)
+}
+
+// text writes the point for tables: "0.15 ± 0.02 (5/5)", "0.9 (3/5
+// reached)", or "not reached (0/5)"; never a number for a point not shown.
+func (c *epochCell) text() string {
+	if c == nil || c.runs == 0 {
+		return "-"
+	}
+	if !c.shown() {
+		s := fmt.Sprintf("not reached (%d/%d)", c.reached, c.runs)
+		if c.diverged > 0 {
+			s += fmt.Sprintf(", %d diverged", c.diverged)
+		}
+		return s
+	}
+	m, se := c.mean()
+	s := fmt.Sprintf("%.3g", m)
+	if len(c.epochs) > 1 {
+		s += fmt.Sprintf(" ± %.2g", se)
+	}
+	return s + fmt.Sprintf(" (%d/%d)", c.reached, c.runs)
+}
+
+// csv returns the point's CSV cells: runs, reached, diverged, mean and SE
+// over the runs that reached (empty unless the point is shown) and the
+// epochs of each run that reached.
+func (c *epochCell) csv() []string {
+	if c == nil {
+		c = &epochCell{}
+	}
+	m, se := c.mean()
+	var each []string
+	for _, e := range c.epochs {
+		each = append(each, fmt.Sprintf("%.4g", e))
+	}
+	return []string{fmt.Sprint(c.runs), fmt.Sprint(c.reached), fmt.Sprint(c.diverged), csvFloat(m), csvFloat(se), strings.Join(each, " ")}
+}
+
+// epochHeader names the columns of epochCell.csv.
+var epochHeader = []string{"runs", "reached", "diverged", "epochs_mean", "epochs_se", "epochs_each"}
+
+// csvFloat writes a number in full precision, or "" for NaN or Inf.
+func csvFloat(v float64) string {
+	if !finite(v) {
+		return ""
+	}
+	return fmt.Sprintf("%.6g", v)
+}
