@@ -34,7 +34,8 @@ for round in $(seq "$rounds"); do
 	echo "round $round/$rounds: PyTorch" >&2
 	"$python" bench/torch_train_step.py --seconds "$torch_seconds" | tee -a "$tmp/torch.txt" >&2
 done
-grep -m1 'BLAS:' "$tmp/go.txt" | sed 's/^ */Go /'
+echo "Go $(go env GOVERSION), $(grep -m1 -o 'BLAS: .*' "$tmp/go.txt"); PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
+echo "load average over the last 1, 5, 15 minutes: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 "$python" - "$tmp/go.txt" "$tmp/torch.txt" <<'PY'
 import re, statistics, sys
 go, torch = {}, {}

@@ -61,7 +61,7 @@ func resConvNet() *Sequential[float32] {
 }
 
 func benchmarkStep(b *testing.B, net *Sequential[float32], newOpt func([]*Param[float32]) Optimizer, batch int) {
-	tensor.SetThreads(benchThreads)
+	tensor.SetThreads(2) // as training does (see DESIGN.md)
 	b.Logf("BLAS: %s", tensor.Backend())
 	heInit(net.Params(), 1)
 	opt := newOpt(net.Params())
@@ -115,5 +115,3 @@ func BenchmarkStepConv(b *testing.B) { benchmarkStep(b, convNet(), sgd, 64) }
 // BenchmarkStepResConv: the residual conv net of resConvNet, batch 64 of
 // 1×28×28, SGD with momentum.
 func BenchmarkStepResConv(b *testing.B) { benchmarkStep(b, resConvNet(), sgd, 64) }
-
-var benchThreads = 2

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/initscope/initscope/tensor"
 )
@@ -12,7 +13,10 @@ import (
 // taps by N output pixels, and multiplied by the Cout×K kernel matrix.
 //
 // The batch is cut into chunks whose unfolded matrix fits in a core's L2
-// cache, and the chunks are shared out among [tensor.Threads] goroutines.
+// cache, which up to [tensor.Threads] goroutines take one at a time: a
+// goroutine that the OS holds back (as on a loaded machine) does fewer.
+// Each chunk's parameter gradients go to their own slot and are summed in
+// chunk order, so the result does not depend on who did which chunk.
 // Backward unfolds each chunk again rather than keep the whole batch's
 // matrix, tens of megabytes to write to memory and read back. The input
 // gradient of a stride-1 convolution is itself a convolution, of the
@@ -33,9 +37,14 @@ type Conv2d[T tensor.Float] struct {
 	y, dx   []T
 	flipped []T // the transposed, flipped kernel, Cin×Cout·k·k
 	chunk   int // samples per chunk
-	shares  []convShare[T]
-	used    int // shares in use for the current batch
-	pass    convPass[T]
+	workers []convScratch[T]
+	next    atomic.Int64 // the next chunk to take
+	// grads holds, per chunk, the kernel and bias gradients as a
+	// (taps+1)×Cout matrix: the kernel's transposed (OpenBLAS computes it
+	// faster that way round), then the bias's, as the product of the
+	// output gradient with a row of ones appended to the unfolded inputs.
+	grads []T
+	pass  convPass[T]
 }
 
 // convGeom is the geometry of a convolution: kernel k×k, stride and
@@ -60,12 +69,10 @@ func newConvGeom(in, out Shape, k, stride, pad int) convGeom {
 // taps is the number of rows of the unfolded matrix: Cin·k·k.
 func (g *convGeom) taps() int { return g.in.C * g.k * g.k }
 
-// convShare is the scratch space of one goroutine's share of the batch.
-type convShare[T tensor.Float] struct {
-	cols, prod []T // an unfolded chunk and its product with a kernel
-	// dWt and db are this share's kernel and bias gradients, the kernel's
-	// transposed (taps×Cout): OpenBLAS computes it faster that way round.
-	dWt, db []T
+// convScratch is the scratch space of one goroutine: an unfolded chunk
+// and its product with a kernel.
+type convScratch[T tensor.Float] struct {
+	cols, prod []T
 }
 
 // chunkBudget is the most values an unfolded chunk may hold: 256 KB of
@@ -130,6 +137,7 @@ func (c *Conv2d[T]) forward(x []T, batch int, relu bool) []T {
 // Backward adds the kernel and bias gradients to theirs and returns the
 // input gradient.
 func (c *Conv2d[T]) Backward(dy []T, needInput bool) []T {
+	c.grads = grow(c.grads, c.chunks()*(c.geom.taps()+1)*c.geom.out.C)
 	if needInput {
 		c.dx = grow(c.dx, c.batch*c.geom.in.Size())
 		if c.back.k > 0 {
@@ -137,26 +145,27 @@ func (c *Conv2d[T]) Backward(dy []T, needInput bool) []T {
 		}
 	}
 	c.run(convPass[T]{c: c, dy: dy, needInput: needInput})
-	// Sum the shares' gradients into the parameters'.
+	// Sum the chunks' gradients, in chunk order, into the first's; then
+	// add them, transposed, to the parameters'.
 	taps, cout := c.geom.taps(), c.geom.out.C
+	size := (taps + 1) * cout
+	sum := c.grads[:size]
+	for ch := 1; ch < c.chunks(); ch++ {
+		axpy(sum, sum, c.grads[ch*size:][:size], 1)
+	}
 	if c.W.gradBeta() == 0 {
 		clear(c.W.Grad)
 	}
 	if c.B.gradBeta() == 0 {
 		clear(c.B.Grad)
 	}
-	for i := range c.shares[:c.used] {
-		s := &c.shares[i]
-		for co := range cout {
-			dw := c.W.Grad[co*taps:][:taps]
-			for k := range dw {
-				dw[k] += s.dWt[k*cout+co]
-			}
-		}
-		for co, v := range s.db[:cout] {
-			c.B.Grad[co] += v
+	for co := range cout {
+		dw := c.W.Grad[co*taps:][:taps]
+		for k := range dw {
+			dw[k] += sum[k*cout+co]
 		}
 	}
+	axpy(c.B.Grad, c.B.Grad, sum[taps*cout:], 1)
 	if !needInput {
 		return nil
 	}
@@ -179,20 +188,23 @@ func (c *Conv2d[T]) flipKernel() {
 	}
 }
 
-// run shares the batch out, in whole chunks, among up to tensor.Threads()
-// goroutines, and runs pass on every chunk.
+// chunks is the number of chunks in the batch.
+func (c *Conv2d[T]) chunks() int { return (c.batch + c.chunk - 1) / c.chunk }
+
+// run has up to tensor.Threads() goroutines run pass on the chunks.
 func (c *Conv2d[T]) run(pass convPass[T]) {
-	chunks := (c.batch + c.chunk - 1) / c.chunk
-	c.used = min(tensor.Threads(), chunks)
-	for len(c.shares) < c.used {
-		c.shares = append(c.shares, convShare[T]{})
+	n := min(tensor.Threads(), c.chunks())
+	for len(c.workers) < n {
+		c.workers = append(c.workers, convScratch[T]{})
 	}
+	c.next.Store(0)
 	c.pass = pass
-	tensor.Parallel(c.used, 1, &c.pass)
+	tensor.Parallel(n, 1, &c.pass)
 }
 
 // convPass is a forward pass (dy nil) or backward pass over the batch. Its
-// range runs over shares.
+// range runs over goroutines' scratch spaces, each of which takes chunks
+// until none is left.
 type convPass[T tensor.Float] struct {
 	c         *Conv2d[T]
 	dy        []T
@@ -201,22 +213,24 @@ type convPass[T tensor.Float] struct {
 
 func (t *convPass[T]) Range(lo, hi int) {
 	c := t.c
-	chunks := (c.batch + c.chunk - 1) / c.chunk
 	for i := lo; i < hi; i++ {
-		s := &c.shares[i]
-		for ch := i * chunks / c.used; ch < (i+1)*chunks/c.used; ch++ {
+		for {
+			ch := int(c.next.Add(1)) - 1
+			if ch >= c.chunks() {
+				break
+			}
 			b0, b1 := ch*c.chunk, min((ch+1)*c.chunk, c.batch)
 			if t.dy == nil {
-				c.forwardChunk(s, b0, b1)
+				c.forwardChunk(&c.workers[i], b0, b1)
 			} else {
-				c.backwardChunk(s, t.dy, b0, b1, t.needInput, ch == i*chunks/c.used)
+				c.backwardChunk(&c.workers[i], ch, t.dy, b0, b1, t.needInput)
 			}
 		}
 	}
 }
 
 // forwardChunk computes the outputs of samples [b0, b1).
-func (c *Conv2d[T]) forwardChunk(s *convShare[T], b0, b1 int) {
+func (c *Conv2d[T]) forwardChunk(s *convScratch[T], b0, b1 int) {
 	g := &c.geom
 	n := (b1 - b0) * g.out.H * g.out.W
 	s.cols = unfold(g, s.cols, c.x[b0*g.in.Size():b1*g.in.Size()], b1-b0)
@@ -225,26 +239,24 @@ func (c *Conv2d[T]) forwardChunk(s *convShare[T], b0, b1 int) {
 	scatterPlanes(s.prod, c.y[b0*g.out.Size():b1*g.out.Size()], c.B.Data, g.out.C, g.out.H*g.out.W, c.relu)
 }
 
-// backwardChunk adds the kernel and bias gradients of samples [b0, b1) to
-// the share's (which it first sets if first) and computes their input
-// gradients if needInput.
-func (c *Conv2d[T]) backwardChunk(s *convShare[T], dy []T, b0, b1 int, needInput, first bool) {
+// backwardChunk sets the kernel and bias gradients of chunk ch, samples
+// [b0, b1), and computes their input gradients if needInput.
+func (c *Conv2d[T]) backwardChunk(s *convScratch[T], ch int, dy []T, b0, b1 int, needInput bool) {
 	g := &c.geom
 	n := (b1 - b0) * g.out.H * g.out.W
 	dy = dy[b0*g.out.Size() : b1*g.out.Size()]
-	// With G the output gradient as a Cout×n matrix: db += row sums of G,
-	// dWᵀ += cols·Gᵀ.
+	// With G the output gradient as a Cout×n matrix:
+	// [dWᵀ; dbᵀ] += [cols; 1…1]·Gᵀ.
 	s.prod = grow(s.prod, g.out.C*n)
-	s.db = grow(s.db, g.out.C)
-	s.dWt = grow(s.dWt, len(c.W.Data))
-	var beta T = 1
-	if first {
-		clear(s.db)
-		beta = 0
+	gatherPlanes(dy, c.y[b0*g.out.Size():b1*g.out.Size()], s.prod, g.out.C, g.out.H*g.out.W, c.relu)
+	s.cols = grow(s.cols, (g.taps()+1)*n)
+	unfold(g, s.cols, c.x[b0*g.in.Size():b1*g.in.Size()], b1-b0)
+	ones := s.cols[g.taps()*n:]
+	for i := range ones {
+		ones[i] = 1
 	}
-	gatherPlanes(dy, c.y[b0*g.out.Size():b1*g.out.Size()], s.prod, s.db, g.out.H*g.out.W, c.relu)
-	s.cols = unfold(g, s.cols, c.x[b0*g.in.Size():b1*g.in.Size()], b1-b0)
-	tensor.Gemm(false, true, g.taps(), g.out.C, n, 1, s.cols, n, s.prod, n, beta, s.dWt, g.out.C)
+	size := (g.taps() + 1) * g.out.C
+	tensor.Gemm(false, true, g.taps()+1, g.out.C, n, 1, s.cols, n, s.prod, n, 0, c.grads[ch*size:][:size], g.out.C)
 	if !needInput {
 		return
 	}
@@ -393,26 +405,17 @@ func scatterPlanes[T tensor.Float](prod, y, bias []T, channels, pixels int, relu
 	}
 }
 
-// gatherPlanes is the adjoint of scatterPlanes: it moves the gradient dy
-// of NCHW images, masked in place where the rectified output y is zero if
-// relu is set, into the channels × samples·pixels matrix prod, and adds
-// each channel's sum to db.
-func gatherPlanes[T tensor.Float](dy, y, prod, db []T, pixels int, relu bool) {
-	channels := len(db)
+// gatherPlanes is the adjoint of scatterPlanes without bias: it moves the
+// gradient dy of NCHW images, masked in place where the rectified output y
+// is zero if relu is set, into the channels × samples·pixels matrix prod.
+func gatherPlanes[T tensor.Float](dy, y, prod []T, channels, pixels int, relu bool) {
 	n := len(dy) / channels
-	for ch := range channels {
-		var sum T
-		for b := range n / pixels {
-			off := (b*channels + ch) * pixels
-			g := dy[off:][:pixels]
-			if relu {
-				maskReLU(g, y[off:][:pixels])
-			}
-			copy(prod[ch*n+b*pixels:][:pixels], g)
-			for _, v := range g {
-				sum += v
-			}
+	for q := range len(dy) / pixels {
+		b, ch := q/channels, q%channels
+		g := dy[q*pixels:][:pixels]
+		if relu {
+			maskReLU(g, y[q*pixels:][:pixels])
 		}
-		db[ch] += sum
+		copy(prod[ch*n+b*pixels:][:pixels], g)
 	}
 }

@@ -50,6 +50,7 @@ func exactApplies(net *arch.Net, init weightinit.Init) error {
 	return nil
 }
 
+// newExactSampler computes each layer's scales; exactApplies must hold.
 func newExactSampler(net *arch.Net, init weightinit.Init) *exactSampler {
 	s := &exactSampler{layers: make([]exactLayer, len(net.Layers))}
 	for i, l := range net.Layers {
@@ -88,8 +89,9 @@ func (s *exactWorker) sample(seed, index uint64, row []float64) {
 		if k == 0 || math.IsInf(lr, -1) {
 			lr, lj, pj = math.Inf(-1), math.Inf(-1), 1
 		} else {
-			lr += l.logR + math.Log(chiSquare(p, k))
-			pj *= l.varW * chiSquare(p, k)
+			r, j := chiSquarePair(p, k)
+			lr += l.logR + math.Log(r)
+			pj *= l.varW * j
 			if pj > 1e150 || pj < 1e-150 {
 				lj += math.Log(pj)
 				pj = 1
@@ -113,31 +115,39 @@ func binomialHalf(p *pcg, n int) int {
 	return k
 }
 
-// chiSquare draws a chi-square variable with k >= 1 degrees of freedom:
-// chi^2_k = 2 Gamma(k/2), with the Gamma drawn by Marsaglia and Tsang's
-// exact rejection method (ACM TOMS 26(3), 2000), including their boost
+// chiSquarePair draws two independent chi-square variables with k >= 1
+// degrees of freedom, one after the other, sharing the set-up: chi^2_k =
+// 2 Gamma(k/2), with the Gamma drawn by Marsaglia and Tsang's exact
+// rejection method (ACM TOMS 26(3), 2000), including their boost
 // Gamma(a) = Gamma(a+1) U^(1/a) for a < 1, here a = 1/2: U^2.
-func chiSquare(p *pcg, k int) float64 {
+func chiSquarePair(p *pcg, k int) (float64, float64) {
 	a := float64(k) / 2
-	boost := 1.0
-	if a < 1 {
-		u := 1 - uniform(p) // in (0, 1]
-		boost = u * u
+	boosted := a < 1
+	if boosted {
 		a++
 	}
 	d := a - 1.0/3
 	c := 1 / math.Sqrt(9*d)
-	for {
-		z := normal(p)
-		v := 1 + c*z
-		if v <= 0 {
-			continue
+	draw := func() float64 {
+		boost := 1.0
+		if boosted {
+			u := 1 - uniform(p) // in (0, 1]
+			boost = u * u
 		}
-		v = v * v * v
-		u := uniform(p)
-		z2 := z * z
-		if u < 1-0.0331*z2*z2 || math.Log(u) < 0.5*z2+d*(1-v+math.Log(v)) {
-			return 2 * d * v * boost
+		for {
+			z := normal(p)
+			v := 1 + c*z
+			if v <= 0 {
+				continue
+			}
+			v = v * v * v
+			u := uniform(p)
+			z2 := z * z
+			if u < 1-0.0331*z2*z2 || math.Log(u) < 0.5*z2+d*(1-v+math.Log(v)) {
+				return 2 * d * v * boost
+			}
 		}
 	}
+	first := draw()
+	return first, draw()
 }

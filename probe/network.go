@@ -53,6 +53,8 @@ type netPlan struct {
 	outSize             int
 }
 
+// newNetPlan resolves the laws of every layer of net and scales the input
+// x to unit root mean square.
 func newNetPlan(net *arch.Net, init weightinit.Init, x []float64) *netPlan {
 	p := &netPlan{maxAct: net.Input.Size()}
 	var ss float64
@@ -124,6 +126,7 @@ type netWorker struct {
 	cols      []float32
 }
 
+// newNetWorker allocates one goroutine's buffers for plan p.
 func newNetWorker(p *netPlan) *netWorker {
 	return &netWorker{
 		plan:    p,

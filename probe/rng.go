@@ -78,6 +78,7 @@ var zigSqueeze [128]squeeze
 // are within 1e-15 of the true values here (f >= 0.0026 on the wedges).
 const squeezeMargin = 1e-12
 
+// init computes the ziggurat tables and the squeezes.
 func init() {
 	const m1 = 1 << 31
 	const vn = 9.91256303526217e-3 // area of each strip
@@ -168,6 +169,7 @@ func normalSlow(p *pcg, j int32, i uint64, x float64) float64 {
 	}
 }
 
+// absInt32 is |i|, as math/rand/v2 computes it.
 func absInt32(i int32) uint32 {
 	if i < 0 {
 		return uint32(-i)

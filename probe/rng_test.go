@@ -88,22 +88,27 @@ func TestBinomialHalf(t *testing.T) {
 	}
 }
 
-// TestChiSquare checks the chi-square draws against their exact moments:
-// E[X] = k, Var[X] = 2k, E[ln X] = psi(k/2) + ln 2, Var[ln X] = psi'(k/2).
+// TestChiSquare checks both draws of chiSquarePair against the exact
+// moments E[X] = k, Var[X] = 2k, E[ln X] = psi(k/2) + ln 2,
+// Var[ln X] = psi'(k/2), and that the two draws are uncorrelated.
 func TestChiSquare(t *testing.T) {
 	p := &pcg{9, 10}
-	const draws = 100000
+	const pairs = 50000
+	const draws = 2 * pairs
 	for _, k := range []int{1, 2, 3, 7, 40, 1000} {
-		var s1, s2, l1, l2 float64
-		for range draws {
-			x := chiSquare(p, k)
-			l := math.Log(x)
-			s1 += x
-			s2 += x * x
-			l1 += l
-			l2 += l * l
-		}
+		var s1, s2, l1, l2, sxy float64
 		fk := float64(k)
+		for range pairs {
+			x, y := chiSquarePair(p, k)
+			sxy += (x - fk) * (y - fk)
+			for _, v := range []float64{x, y} {
+				l := math.Log(v)
+				s1 += v
+				s2 += v * v
+				l1 += l
+				l2 += l * l
+			}
+		}
 		mean, lmean := s1/draws, l1/draws
 		lvar := l2/draws - lmean*lmean
 		if se := math.Sqrt(2 * fk / draws); math.Abs(mean-fk) > 5*se {
@@ -117,6 +122,10 @@ func TestChiSquare(t *testing.T) {
 		// The SE of a variance is about sigma^2 sqrt((kurtosis - 1)/n); ln chi^2_1 has kurtosis 7.
 		if se := wantLV * math.Sqrt(6.0/draws); math.Abs(lvar-wantLV) > 5*se {
 			t.Errorf("k=%d: Var[ln X] %v, want %v (se %v)", k, lvar, wantLV, se)
+		}
+		// For independent draws the sample correlation has SE 1/sqrt(pairs).
+		if corr := sxy / pairs / (2 * fk); math.Abs(corr) > 5/math.Sqrt(pairs) {
+			t.Errorf("k=%d: the pair's draws have correlation %v", k, corr)
 		}
 	}
 }

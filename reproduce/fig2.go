@@ -58,7 +58,7 @@ func fig2Sweeps(c Config) ([]*experiment.Sweep, error) {
 	// sampler, O(depth) each) estimate it up to beta about 1.
 	samples := pick(c.Scale, 1000000, 1000000, 100)
 	profSamples := pick(c.Scale, 10000, 10000, 100)
-	profDepth := pick(c.Scale, 40, 20, 12)
+	profDepth := pick(c.Scale, 40, 40, 12)
 	betas := pick(c.Scale, []float64{0.5, 1, 2, 4}, []float64{1, 2}, []float64{1})
 
 	fixed := map[string]any{"init": fig2Init}

@@ -212,16 +212,38 @@ func (d *fig3Data) bound(schedule, end string) (float64, error) {
 		if err != nil {
 			return 0, err
 		}
-		l := p.Layers[outputLayer(net)-1]
-		b[i] = float64(l.Log10MeanRatio)
-		if !l.MeanExact {
-			b[i] = float64(l.Log10MeanRatioUpper)
-		}
+		b[i] = upper(newLayerTheory(p.Layers[outputLayer(net)-1]))
 	}
 	if !(b[1]-b[0] < limitGrowth) {
 		return math.Inf(1), nil
 	}
 	return b[0], nil
+}
+
+// allDepths returns the theory's bound on log10 E[M_L]/M_0 over every
+// depth: the largest of its bound at limitBlocks and its bounds at the
+// grid's depths (a schedule such as 1/L puts its largest value at small L),
+// or +Inf where the schedule has no depth-independent bound.
+func (d *fig3Data) allDepths(es endSchedule) float64 {
+	b := d.limit[es]
+	if !finite(b) {
+		return math.Inf(1)
+	}
+	for _, L := range d.blocks {
+		if p := d.probe[fig3Key{es, L}]; p != nil {
+			b = math.Max(b, upper(p.Theory))
+		}
+	}
+	return b
+}
+
+// upper is the theory's log10 E[M]/M_0 where it is exact, else its upper
+// bound.
+func upper(l LayerTheory) float64 {
+	if l.MeanExact {
+		return float64(l.Log10MeanRatio)
+	}
+	return float64(l.Log10MeanRatioUpper)
 }
 
 // measuredLog10 returns the measured log10 E[M_L]/M0, NaN if none.
@@ -250,7 +272,8 @@ func checkFig3Length(d *fig3Data, missing int) Claim {
 			"a constant eta > 0 gives a length that increases with every step in depth and is more than %g decades above M_0 at the largest "+
 			"depth; every schedule for which the theory gives a depth-independent bound (its bound on E[M_L]/M_0 grows by less than %g decade "+
 			"from %d to %d blocks; sum eta_l < inf for ReLU-ending modules, sum eta_l^2 < inf for linear-ending ones) stays below that bound "+
-			"plus %g decade (Monte Carlo slack) at every depth. Other schedules are shown, not checked.",
+			"(the largest of the theory's bounds at those and the grid's depths) plus %g decade (Monte Carlo slack) at every depth. "+
+			"Other schedules are shown, not checked.",
 			explodeDecades, limitGrowth, limitBlocks, 2*limitBlocks, boundSlack))
 	if len(d.blocks) < 2 {
 		c.cannot("the criterion needs at least two depths")
@@ -267,7 +290,7 @@ func checkFig3Length(d *fig3Data, missing int) Claim {
 				ms = append(ms, fmt.Sprintf("%s (L=%d)", log10Cell(m), L))
 			}
 			name := fmt.Sprintf("eta = %s, %s-ending modules: measured log10 E[M_L]/M_0 = %s", s, end, strings.Join(ms, ", "))
-			switch lim := d.limit[es]; {
+			switch lim := d.allDepths(es); {
 			case d.constant[s]:
 				up := true
 				for i := 1; i < len(vals); i++ {
@@ -314,7 +337,7 @@ func checkFig3Training(d *fig3Data, missing int) Claim {
 				continue
 			}
 			c.cond(last.failed(), "%s: %s at L = %d", name, last.text(), d.blocks[len(d.blocks)-1])
-		case finite(d.limit[endSchedule{d.trainEnd, s}]):
+		case finite(d.allDepths(endSchedule{d.trainEnd, s})):
 			flatCheck(c, name, d.blocks, cells)
 		default:
 			var parts []string
@@ -354,7 +377,7 @@ func renderFig3(fd *figureData, out *outputs) ([]section, error) {
 			for i, L := range d.blocks {
 				k := fig3Key{es, L}
 				ls[i], lo[i], hi[i] = d.probe[k], nan, nan
-				line := []string{end, s, fmt.Sprint(L), csvFloat(d.limit[es])}
+				line := []string{end, s, fmt.Sprint(L), csvFloat(d.allDepths(es))}
 				var th LayerTheory
 				if p := ls[i]; p != nil {
 					th = p.Theory

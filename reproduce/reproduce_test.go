@@ -11,20 +11,21 @@ import (
 	"github.com/initscope/initscope/experiment"
 )
 
-// planTasks returns the tasks of the figures' sweeps, in order.
+// planTasks returns the figures' sweeps and their distinct tasks.
 func planTasks(t *testing.T, names []string, c Config) ([]*experiment.Sweep, []experiment.Task) {
 	t.Helper()
 	sweeps, err := Plan(names, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tasks []experiment.Task
-	for _, s := range sweeps {
-		ts, err := s.Expand()
-		if err != nil {
-			t.Fatal(err)
+	tasks, owner, err := Tasks(sweeps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		if figureOf(owner[task.ID].Name) == nil {
+			t.Fatalf("task %s: owner %s", task, owner[task.ID].Name)
 		}
-		tasks = append(tasks, ts...)
 	}
 	return sweeps, tasks
 }

@@ -230,7 +230,7 @@ func Describe(rec experiment.Record) string {
 		if err != nil {
 			return "done"
 		}
-		return fmt.Sprintf("measured: log10 mean M_out/M0 = %.3g, Var[ln M_out] = %.3g (%s sampler, %d samples)",
+		return fmt.Sprintf("measured: log10 mean M_out/M0 = %+.2f, Var[ln M_out] = %.3g (%s sampler, %d samples)",
 			float64(out.Log10MeanRatio), float64(out.LogVar), r.Method, r.Samples)
 	case KindTrain:
 		var r train.Result
@@ -245,9 +245,9 @@ func Describe(rec experiment.Record) string {
 // log10Text writes a layer's log10 E[M]/M0, or its bounds.
 func log10Text(l LayerTheory) string {
 	if l.Log10MeanRatio.Known() {
-		return fmt.Sprintf("%.3g", float64(l.Log10MeanRatio))
+		return fmt.Sprintf("%+.2f", float64(l.Log10MeanRatio))
 	}
-	return fmt.Sprintf("[%.3g, %.3g]", float64(l.Log10MeanRatioLower), float64(l.Log10MeanRatioUpper))
+	return fmt.Sprintf("[%+.2f, %+.2f]", float64(l.Log10MeanRatioLower), float64(l.Log10MeanRatioUpper))
 }
 
 // trainOutcome says whether and when a run reached its target.

@@ -136,6 +136,9 @@ func tidy(p *plot.Plot, c report.LineChart) {
 	p.Legend.Left = false
 	p.Legend.TextStyle.Font.Size = vg.Points(8)
 	p.Legend.ThumbnailWidth = vg.Points(16)
+	if !(finite(p.X.Min) && finite(p.X.Max) && p.X.Max > p.X.Min) {
+		return // nothing drawn
+	}
 	if c.LogX {
 		p.X.Tick.Marker = decades{}
 		lo, hi := math.Log(p.X.Min), math.Log(p.X.Max)
@@ -153,6 +156,9 @@ type decades struct{}
 // Ticks returns the marks between min and max.
 func (decades) Ticks(min, max float64) []plot.Tick {
 	lo, hi := math.Floor(math.Log10(min)), math.Ceil(math.Log10(max))
+	if !finite(lo) || !finite(hi) {
+		return nil
+	}
 	step := math.Max(1, math.Ceil((hi-lo)/8))
 	var ticks []plot.Tick
 	add := func(v float64, label string) {

@@ -15,6 +15,26 @@ import (
 // exist, which are missing, and which belong to a figure.
 const SweepDir = "sweeps"
 
+// Tasks expands sweeps into their distinct tasks, in order. Sweeps may
+// share tasks (Figure 2's square nets are Figure 1's he-normal ones), which
+// then run once; owner maps each task's id to the first sweep that has it.
+func Tasks(sweeps []*experiment.Sweep) (tasks []experiment.Task, owner map[string]*experiment.Sweep, err error) {
+	owner = map[string]*experiment.Sweep{}
+	for _, s := range sweeps {
+		ts, err := s.Expand()
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, t := range ts {
+			if owner[t.ID] == nil {
+				owner[t.ID] = s
+				tasks = append(tasks, t)
+			}
+		}
+	}
+	return tasks, owner, nil
+}
+
 // SweepPath is where WriteSweeps keeps the sweep called name in dir.
 func SweepPath(dir, name string) string {
 	return filepath.Join(dir, SweepDir, name+".json")

@@ -17,9 +17,11 @@ import (
 var openBLASNames = []string{"libopenblas.so.0", "libopenblas.so", "libopenblas.0.dylib", "libopenblas.dylib"}
 
 // openBLAS calls OpenBLAS through its Fortran interface (sgemm_, dgemm_),
-// whose arguments are all pointers: purego.SyscallN passes those without
-// reflection and without allocating, which the cblas_ entry points, taking
-// float arguments in vector registers, would not allow.
+// whose arguments are all pointers: purego.SyscallN passes those directly.
+// The cblas_ entry points take alpha and beta in vector registers, which
+// only purego.RegisterFunc's reflection-based calls can pass, at several
+// allocations a call. SyscallN makes one: go:uintptrescapes moves its
+// argument slice to the heap.
 type openBLAS struct {
 	label            string
 	sgemmFn, dgemmFn uintptr

@@ -90,11 +90,10 @@ func ensureWorkers(n int) {
 
 // Parallel runs task over [0, n) in as many parts as [SetThreads] allows
 // (fewer when called from a task while other tasks run), each of at least
-// grain indices, and returns when all are done. Work too
-// small to split runs on the calling goroutine. Tasks may call Parallel and
-// Gemm themselves: a call waiting for its parts runs queued parts (its own
-// or others') rather than idle, so nested calls cannot deadlock, and a
-// nested split that finds every goroutine busy simply runs in its caller.
+// grain indices, and returns when all are done. Work too small to split
+// runs on the calling goroutine. Tasks may call Parallel and Gemm
+// themselves: a call waiting for its parts runs queued parts (its own or
+// others') rather than idle, so nested calls cannot deadlock.
 func Parallel(n, grain int, task Ranger) {
 	parts := min(freeParts(), n/max(grain, 1))
 	if parts <= 1 {

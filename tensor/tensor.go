@@ -57,7 +57,8 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	// Split the longer side of C into parts of at least minPartMACs
 	// multiply-adds and minPartSide rows or columns.
 	side := max(m, n)
-	parts := min(freeParts(), m*n*k/minPartMACs, side/minPartSide)
+	macs := float64(m) * float64(n) * float64(k) // as a float: it may overflow an int
+	parts := min(freeParts(), side/minPartSide, int(min(macs/minPartMACs, maxDim)))
 	if parts <= 1 {
 		callBackend(be, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return

@@ -268,13 +268,16 @@ func BenchmarkSgemm(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	x, w, y := randSlice[float32](rng, m*k), randSlice[float32](rng, n*k), make([]float32, m*n)
 	for _, nb := range backends(b) {
-		b.Run(fmt.Sprintf("%s/%dx%dx%d", nb.name, m, n, k), func(b *testing.B) {
-			useBackend(b, nb.be)
-			for b.Loop() {
-				// The forward pass of a dense layer: y = x·wᵀ.
-				Sgemm(false, true, m, n, k, 1, x, k, w, k, 0, y, n)
-			}
-			b.ReportMetric(2*m*n*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/threads=%d/%dx%dx%d", nb.name, threads, m, n, k), func(b *testing.B) {
+				useBackend(b, nb.be)
+				useThreads(b, threads)
+				for b.Loop() {
+					// The forward pass of a dense layer: y = x·wᵀ.
+					Sgemm(false, true, m, n, k, 1, x, k, w, k, 0, y, n)
+				}
+				b.ReportMetric(2*m*n*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }

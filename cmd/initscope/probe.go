@@ -146,7 +146,7 @@ func writeProbe(w io.Writer, s setup, res *probe.Result, rep *probe.Report, all 
 	}
 
 	ew.printf("Measured ± standard error over the samples, theory beside it (from predict); z = (measured - theory)/SE\n")
-	ew.printf("where the theory is exact; ! marks |z| > %g, * a heavy-tailed mean (see below). M = M_j/M0.\n", probe.FlagZ)
+	ew.printf("where the theory is exact, in/out where it gives bounds; ! marks |z| > %g, * a heavy-tailed mean (see below). M = M_j/M0.\n", probe.FlagZ)
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "layer\tkind\tE[M]\ttheory\tz\tE[ln M]\ttheory\tz\tVar[ln M]\ttheory\tz\tdead\t5%\t50%\t95%")
@@ -167,7 +167,7 @@ func writeProbe(w io.Writer, s setup, res *probe.Result, rep *probe.Report, all 
 			mean += "*"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			l.Index, kindLabel(t), mean, meanRatio(t), zText(l.Z.MeanRatio, !l.HeavyTail),
+			l.Index, kindLabel(t), mean, meanRatio(t), meanZText(l),
 			measured(l.LogMean, theory.Unknown, l.LogMeanSE), num(t.LogMean), zText(l.Z.LogMean, true),
 			measured(l.LogVar, theory.Unknown, l.LogVarSE), logVarText(t), zText(l.Z.LogVar, true),
 			num(l.DeadFraction), num(l.Quantiles.P05), num(l.Quantiles.P50), num(l.Quantiles.P95))
@@ -225,6 +225,21 @@ func zText(z theory.Number, reliable bool) string {
 		s += "!"
 	}
 	return s
+}
+
+// meanZText is the mean's z-score, or where the theory gives bounds,
+// "in" or "out!" as the mean lies within them or not.
+func meanZText(l probe.LayerReport) string {
+	if l.WithinBounds == nil {
+		return zText(l.Z.MeanRatio, !l.HeavyTail)
+	}
+	if *l.WithinBounds {
+		return "in"
+	}
+	if l.HeavyTail {
+		return "out"
+	}
+	return "out!"
 }
 
 func logVarText(t theory.Layer) string {

@@ -144,18 +144,17 @@ func (e execution) run(ctx context.Context, stderr io.Writer) (experiment.Counts
 	return counts, err
 }
 
-// taskLabels expands sweeps into their distinct tasks, in order (sweeps may
-// share tasks: Figure 2's square nets are Figure 1's he-normal ones), each
-// with a label for progress lines: its sweep, its kind and the values of its
-// sweep's axes.
+// taskLabels expands sweeps into their distinct tasks (reproduce.Tasks),
+// each with a label for progress lines: its sweep, its kind and the values
+// of its sweep's axes.
 func taskLabels(sweeps []*experiment.Sweep) ([]experiment.Task, map[string]string, error) {
-	var tasks []experiment.Task
+	tasks, owner, err := reproduce.Tasks(sweeps)
+	if err != nil {
+		return nil, nil, err
+	}
 	labels := map[string]string{}
-	for _, s := range sweeps {
-		ts, err := s.Expand()
-		if err != nil {
-			return nil, nil, err
-		}
+	for _, t := range tasks {
+		s := owner[t.ID]
 		var axes []string
 		for _, a := range s.Axes {
 			if a.Name != "" {
@@ -166,17 +165,11 @@ func taskLabels(sweeps []*experiment.Sweep) ([]experiment.Task, map[string]strin
 			}
 		}
 		sort.Strings(axes)
-		for _, t := range ts {
-			if _, dup := labels[t.ID]; dup {
-				continue // shared with an earlier sweep: run once
-			}
-			tasks = append(tasks, t)
-			parts := []string{s.Name + ":", t.Kind}
-			for _, k := range axes {
-				parts = append(parts, fmt.Sprintf("%s=%v", k, t.Params[k]))
-			}
-			labels[t.ID] = strings.Join(parts, " ")
+		parts := []string{s.Name + ":", t.Kind}
+		for _, k := range axes {
+			parts = append(parts, fmt.Sprintf("%s=%v", k, t.Params[k]))
 		}
+		labels[t.ID] = strings.Join(parts, " ")
 	}
 	return tasks, labels, nil
 }

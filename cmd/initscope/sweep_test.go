@@ -1,0 +1,239 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The sweep files the tests run: the reproduce package's example (54 tasks,
+// never run here) and the Slurm script's tiny sweep (12 quick tasks).
+const (
+	exampleSweep = "../../reproduce/testdata/example-sweep.yaml"
+	tinySweep    = "../../scripts/slurm/testdata/tiny-sweep.yaml"
+)
+
+// noArrayEnv clears the job-array variables, so that the tests do not pick
+// a shard from the environment they run in.
+func noArrayEnv(t *testing.T) {
+	for _, v := range []string{"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_STEP", "JOB_COMPLETION_INDEX", "INITSCOPE_SHARDS"} {
+		t.Setenv(v, "")
+	}
+}
+
+func TestSweepUsageErrors(t *testing.T) {
+	noArrayEnv(t)
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"reproduce"},
+		{"reproduce", "fig9"},
+		{"reproduce", "fig1", "fig2"},
+		{"reproduce", "fig1", "--quick", "--tiny"},
+		{"reproduce", "fig1", "--runs", "-1"},
+		{"reproduce", "fig1", "--shard", "2/2"},
+		{"reproduce", "fig1", "--workers", "0"},
+		{"reproduce", "--bogus", "fig1"},
+		{"sweep", "walk"},
+		{"sweep", "run"},
+		{"sweep", "run", tinySweep, tinySweep},
+		{"sweep", "run", "testdata/no-such-sweep.yaml"},
+		{"sweep", "run", "--workers", "0", tinySweep},
+		{"sweep", "run", "--shard", "1", tinySweep},
+		{"sweep", "collect"},
+		{"sweep", "collect", filepath.Join(dir, "nothing-here")},
+		{"sweep", "slurm", "--array-max", "0", "--out", dir, tinySweep},
+		{"sweep", "slurm", "--time", "1 day", "--out", dir, tinySweep},
+		{"sweep", "k8s", tinySweep},
+		{"sweep", "k8s", "--image", "img", "--claim", "pvc", "--out", "/elsewhere", tinySweep},
+	} {
+		code, out, errs := runCLI(args...)
+		if code != exitUsage || out != "" || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "initscope ") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q: want exit 2 and one line on stderr", args, code, out, errs)
+		}
+	}
+	if code, _, errs := runCLI("sweep"); code != exitUsage || !strings.Contains(errs, "usage: initscope sweep") {
+		t.Errorf("sweep without a command: exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestSweepHelp(t *testing.T) {
+	for _, args := range [][]string{{"reproduce", "-h"}, {"sweep", "-h"}, {"sweep", "run", "-h"}, {"sweep", "slurm", "-h"},
+		{"sweep", "k8s", "-h"}, {"sweep", "collect", "-h"}, {"help", "reproduce"}} {
+		code, out, errs := runCLI(args...)
+		if code != exitOK || !strings.Contains(out, "usage: initscope") || errs != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+}
+
+// readCSV reads a CSV file.
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestSweepRunCollect runs the tiny sweep in two shards, one from the
+// flag and one from a Slurm array's environment, and collects them.
+func TestSweepRunCollect(t *testing.T) {
+	noArrayEnv(t)
+	dir := t.TempDir()
+	code, out, errs := runCLI("sweep", "run", "--out", dir, "--shard", "0/2", tinySweep)
+	if code != exitOK || !strings.Contains(out, "shard 0/2: 6 tasks, 0 done before, 6 done, 0 failed") {
+		t.Fatalf("shard 0/2: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	if !strings.Contains(errs, "tiny: train depth=2 init=lecun-normal") {
+		t.Errorf("progress lines do not name the tasks:\n%s", errs)
+	}
+	code, out, _ = runCLI("sweep", "collect", dir)
+	if code != exitOK || !strings.Contains(out, "12 tasks: 6 done, 0 failed, 6 never run") || !strings.Contains(out, "missing ") {
+		t.Errorf("collect after one shard: exit %d, stdout %s", code, out)
+	}
+
+	t.Setenv("SLURM_ARRAY_TASK_ID", "1")
+	t.Setenv("SLURM_ARRAY_TASK_COUNT", "2")
+	t.Setenv("SLURM_ARRAY_TASK_MIN", "0")
+	code, out, errs = runCLI("sweep", "run", "--out", dir, tinySweep)
+	if code != exitOK || !strings.Contains(out, "shard 1/2: 6 tasks, 0 done before, 6 done") {
+		t.Fatalf("shard from the environment: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	code, out, _ = runCLI("sweep", "collect", dir)
+	if code != exitOK || !strings.Contains(out, "12 tasks: 12 done, 0 failed, 0 never run") || strings.Contains(out, "report.html") {
+		t.Errorf("collect: exit %d, stdout %s", code, out)
+	}
+	rows := readCSV(t, filepath.Join(dir, "results.csv"))
+	if len(rows) != 13 {
+		t.Fatalf("results.csv: %d rows, want a header and 12 tasks", len(rows))
+	}
+	status := -1
+	for i, h := range rows[0] {
+		if h == "status" {
+			status = i
+		}
+	}
+	for _, r := range rows[1:] {
+		if r[status] != "done" {
+			t.Errorf("task %s: status %s", r[0], r[status])
+		}
+	}
+}
+
+func TestSweepSlurm(t *testing.T) {
+	noArrayEnv(t)
+	dir := t.TempDir()
+	code, out, errs := runCLI("sweep", "slurm", "--out", dir, "--array-max", "5", "--time", "00:10:00", "--mem", "2G",
+		"--binary", "/opt/bin/initscope", "--data-dir", "/data/cifar", tinySweep)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	script := filepath.Join(dir, "tiny.sbatch")
+	b, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"#SBATCH --job-name=initscope-tiny", "#SBATCH --array=0-4", "#SBATCH --time=00:10:00", "#SBATCH --cpus-per-task=2", "#SBATCH --mem=2G",
+		"#SBATCH --output=" + filepath.Join(dir, "logs", "%x-%A_%a.out"),
+		"exec /opt/bin/initscope sweep run --out " + dir + ` --shard "${SLURM_ARRAY_TASK_ID}/5" --data-dir /data/cifar ` + filepath.Join(dir, "sweeps", "tiny.json"),
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("script lacks %q:\n%s", want, b)
+		}
+	}
+	if !strings.Contains(out, "a job array of 5 tasks for the 12 tasks") {
+		t.Errorf("stdout %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sweeps", "tiny.json")); err != nil {
+		t.Error(err)
+	}
+
+	// --submit runs sbatch: a fake one that records its arguments.
+	bin := t.TempDir()
+	fake := "#!/bin/sh\necho \"$@\" > " + filepath.Join(bin, "args") + "\necho '4242;local'\n"
+	if err := os.WriteFile(filepath.Join(bin, "sbatch"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	code, out, errs = runCLI("sweep", "slurm", "--out", dir, "--submit", tinySweep)
+	if code != exitOK || !strings.Contains(out, "submitted job 4242") {
+		t.Fatalf("--submit: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	args, _ := os.ReadFile(filepath.Join(bin, "args"))
+	if strings.TrimSpace(string(args)) != "--parsable "+script {
+		t.Errorf("sbatch got %q", args)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "sbatch"), []byte("#!/bin/sh\necho 'sbatch: error: no partition' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs = runCLI("sweep", "slurm", "--out", dir, "--submit", tinySweep); code != exitFail || !strings.Contains(errs, "no partition") {
+		t.Errorf("failed sbatch: exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestSweepK8s(t *testing.T) {
+	code, out, errs := runCLI("sweep", "k8s", "--image", "registry/initscope:1", "--claim", "results-pvc", "--memory", "4Gi", exampleSweep)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	for _, want := range []string{"kind: Job", "name: initscope-mlp-inits", "completionMode: Indexed", "completions: 54", "image: registry/initscope:1",
+		"- /results/mlp-inits", "- /results/mlp-inits/sweeps/mlp-inits.json", "- $(JOB_COMPLETION_INDEX)/54", "claimName: results-pvc", "memory: 4Gi"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("manifest lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "copy "+exampleSweep+" there") {
+		t.Errorf("stderr %q: want the hint to copy the sweep file", errs)
+	}
+}
+
+// TestReproduceTiny runs Figure 3's tiny grid, then again (every task
+// skipped), then one shard (no report), and plans all figures.
+func TestReproduceTiny(t *testing.T) {
+	noArrayEnv(t)
+	dir := t.TempDir()
+	code, out, errs := runCLI("reproduce", "fig3", "--tiny", "--out", dir)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	for _, want := range []string{"fig3a", "fig3b", "report.html", "fig3b_epochs.svg", "0 failed, 0 never run"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "fig3-train: train blocks=2 schedule=1/L seed=1") {
+		t.Errorf("stderr lacks the progress lines:\n%s", errs)
+	}
+	for _, f := range []string{"report.html", "claims.json", "fig3_length.csv", "fig3a_length_relu.png", "shard-0-of-1.jsonl", "sweeps/fig3-train.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	code, _, errs = runCLI("reproduce", "--tiny", "fig3", "--out", dir)
+	if code != exitOK || !strings.Contains(errs, "already done, 0 done now") {
+		t.Errorf("re-run: exit %d, stderr %s", code, errs)
+	}
+	code, out, _ = runCLI("reproduce", "fig3", "--tiny", "--out", dir, "--shard", "1/3")
+	if code != exitOK || !strings.Contains(out, "shard 1/3 done") || strings.Contains(out, "fig3a") {
+		t.Errorf("shard: exit %d, stdout %s", code, out)
+	}
+
+	plan := t.TempDir()
+	code, out, _ = runCLI("reproduce", "all", "--plan", "--out", plan)
+	names, _ := filepath.Glob(filepath.Join(plan, "sweeps", "*.json"))
+	if code != exitOK || len(names) != 8 || !strings.Contains(out, "wrote 8 sweeps") {
+		t.Errorf("--plan: exit %d, %d sweep files, stdout %s", code, len(names), out)
+	}
+	if _, err := os.Stat(filepath.Join(plan, "shard-0-of-1.jsonl")); err == nil {
+		t.Error("--plan ran tasks")
+	}
+}
