@@ -6,24 +6,41 @@ import (
 	"github.com/initscope/initscope/arch"
 )
 
-// normalize rescales v to unit root mean square and returns the logarithm
-// of its true scale: l plus the log of its former rms. An all-zero v, or a v
-// whose scale is already -Inf, is left at zero with scale -Inf.
-func normalize(v []float32, l float64) float64 {
-	var ss float64
-	for _, x := range v {
-		ss += float64(x) * float64(x)
+// measure returns the logarithm of the true mean square of v, e^l v, and
+// the scale to carry on: l, unless v's stored root mean square has left
+// [2^-32, 2^32], in which case v is rescaled to unit rms and the scale
+// adjusted. That band keeps every stored value and product far inside the
+// float32 range, and rescaling only when leaving it saves a pass over
+// memory per layer. An all-zero v (or one whose scale is -Inf) is left at
+// zero with scale and mean square -Inf.
+func measure(v []float32, l float64) (scale, logMeanSquare float64) {
+	// Four accumulators, so that the adds do not wait on each other.
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a, b, c, d := float64(v[i]), float64(v[i+1]), float64(v[i+2]), float64(v[i+3])
+		s0 += a * a
+		s1 += b * b
+		s2 += c * c
+		s3 += d * d
 	}
-	if ss == 0 || math.IsInf(l, -1) {
+	for ; i < len(v); i++ {
+		s0 += float64(v[i]) * float64(v[i])
+	}
+	ms := (s0 + s1 + s2 + s3) / float64(len(v))
+	if ms == 0 || math.IsInf(l, -1) {
 		clear(v)
-		return math.Inf(-1)
+		return math.Inf(-1), math.Inf(-1)
 	}
-	rms := math.Sqrt(ss / float64(len(v)))
-	inv := 1 / rms
-	for i, x := range v {
-		v[i] = float32(float64(x) * inv)
+	logMS := 2*l + math.Log(ms)
+	if ms < 0x1p-64 || ms > 0x1p64 {
+		inv := float32(1 / math.Sqrt(ms)) // within [2^-32, 2^32] here
+		for i := range v {
+			v[i] *= inv
+		}
+		l = logMS / 2
 	}
-	return l + math.Log(rms)
+	return l, logMS
 }
 
 // addBias sets the true x, e^lx x, to e^lx x + b, where b holds one value
@@ -59,14 +76,16 @@ func addScaled(dst, a []float32, la float64, b []float32, lb float64) float64 {
 	return t
 }
 
-// relu zeroes x where it is not positive, and u at the same places.
+// relu zeroes x where it is not positive, and u at the same places,
+// without branches (a ReLU's signs are as unpredictable as coin flips):
+// keep is all ones exactly when x's bits are those of a float > 0.
 func relu(x, u []float32) {
 	u = u[:len(x)]
 	for i, v := range x {
-		if !(v > 0) {
-			x[i] = 0
-			u[i] = 0
-		}
+		b := int32(math.Float32bits(v))
+		keep := uint32(^(b >> 31)) & uint32((-b)>>31)
+		x[i] = math.Float32frombits(uint32(b) & keep)
+		u[i] = math.Float32frombits(math.Float32bits(u[i]) & keep)
 	}
 }
 
@@ -102,17 +121,19 @@ func im2col(l arch.Layer, x, cols []float32) {
 				row++
 				clear(dst[:hLo*out.W])
 				clear(dst[hHi*out.W:])
+				if s == 1 && out.W == in.W && hLo < hHi {
+					sameTap(dst, plane, out.W, hLo, hHi, wLo, wHi, (ki-pad)*in.W+kj-pad)
+					continue
+				}
 				for oh := hLo; oh < hHi; oh++ {
 					d := dst[oh*out.W : (oh+1)*out.W]
 					src := plane[(oh*s-pad+ki)*in.W : (oh*s-pad+ki+1)*in.W]
-					clear(d[:wLo])
-					clear(d[wHi:])
-					if s == 1 {
-						copy(d[wLo:wHi], src[wLo-pad+kj:])
-						continue
-					}
-					for ow := wLo; ow < wHi; ow++ {
-						d[ow] = src[ow*s-pad+kj]
+					for ow := range d {
+						if ow < wLo || ow >= wHi {
+							d[ow] = 0
+						} else {
+							d[ow] = src[ow*s-pad+kj]
+						}
 					}
 				}
 			}
@@ -120,21 +141,34 @@ func im2col(l arch.Layer, x, cols []float32) {
 	}
 }
 
+// sameTap fills rows hLo..hHi-1 of one im2col row for a stride-1 conv whose
+// output rows are as long as its input rows (same padding): there, output
+// position i reads input position i + off, so the whole band is one copy,
+// after which the columns outside [wLo, wHi), which the copy filled from
+// the neighbouring rows, are zeroed. It saves a call per output row.
+func sameTap(dst, plane []float32, w, hLo, hHi, wLo, wHi, off int) {
+	lo, hi := hLo*w+wLo, (hHi-1)*w+wHi
+	copy(dst[lo:hi], plane[lo+off:hi+off])
+	for r := hLo * w; r < hHi*w; r += w {
+		for c := 0; c < wLo; c++ {
+			dst[r+c] = 0
+		}
+		for c := wHi; c < w; c++ {
+			dst[r+c] = 0
+		}
+	}
+}
+
 // poolWindows calls f for every output position o of every channel of
-// pooling layer l (no padding) with the input indices of its window.
-func poolWindows(l arch.Layer, f func(o int, idx []int)) {
-	in, out, k, s := l.In, l.Out, l.Kernel, l.Stride
-	idx := make([]int, k*k)
+// pooling layer l (no padding) with the input index of its window's top
+// left corner; the window's rows start every l.In.W values from there.
+func poolWindows(l arch.Layer, f func(o, corner int)) {
+	in, out, s := l.In, l.Out, l.Stride
 	o := 0
 	for c := range in.C {
 		for oh := range out.H {
 			for ow := range out.W {
-				for ki := range k {
-					for kj := range k {
-						idx[ki*k+kj] = (c*in.H+oh*s+ki)*in.W + ow*s + kj
-					}
-				}
-				f(o, idx)
+				f(o, (c*in.H+oh*s)*in.W+ow*s)
 				o++
 			}
 		}
@@ -144,13 +178,15 @@ func poolWindows(l arch.Layer, f func(o int, idx []int)) {
 // maxPool takes each window's maximum of x and routes u through the same
 // choice, the first maximum in row-major order (as PyTorch does).
 func maxPool(l arch.Layer, in, out []float32) {
-	nin, nout := l.In.Size(), l.Out.Size()
+	nin, nout, k, w := l.In.Size(), l.Out.Size(), l.Kernel, l.In.W
 	x, u := in[:nin], in[nin:]
-	poolWindows(l, func(o int, idx []int) {
-		best := idx[0]
-		for _, i := range idx[1:] {
-			if x[i] > x[best] {
-				best = i
+	poolWindows(l, func(o, corner int) {
+		best := corner
+		for ki := range k {
+			for i := corner + ki*w; i < corner+ki*w+k; i++ {
+				if x[i] > x[best] {
+					best = i
+				}
 			}
 		}
 		out[o], out[nout+o] = x[best], u[best]
@@ -159,13 +195,15 @@ func maxPool(l arch.Layer, in, out []float32) {
 
 // avgPool averages each window of x and of u.
 func avgPool(l arch.Layer, in, out []float32) {
-	nin, nout := l.In.Size(), l.Out.Size()
-	inv := 1 / float32(l.Kernel*l.Kernel)
-	poolWindows(l, func(o int, idx []int) {
+	nin, nout, k, w := l.In.Size(), l.Out.Size(), l.Kernel, l.In.W
+	inv := 1 / float32(k*k)
+	poolWindows(l, func(o, corner int) {
 		var sx, su float32
-		for _, i := range idx {
-			sx += in[i]
-			su += in[nin+i]
+		for ki := range k {
+			for i := corner + ki*w; i < corner+ki*w+k; i++ {
+				sx += in[i]
+				su += in[nin+i]
+			}
 		}
 		out[o], out[nout+o] = sx*inv, su*inv
 	})

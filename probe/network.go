@@ -15,12 +15,13 @@ import (
 // with x's ReLU pattern and routes u through x's max-pooling choices, so u
 // ends as J u, the input-output Jacobian applied to u.
 //
-// A pair buffer holds x in its first half and u in its second. Each half is
-// kept at unit root mean square and its scale is carried separately as a
-// float64 logarithm (scales), so lengths that explode or vanish over many
-// layers never overflow float32 and log(M_j) is exact to float32 rounding.
-// This is legitimate because every layer is positively homogeneous in x
-// once the bias is scaled along (see addBias) and linear in u.
+// A pair buffer holds x in its first half and u in its second. Each half's
+// stored root mean square is kept within [2^-32, 2^32] and its true scale
+// carried separately as a float64 logarithm (scales), so lengths that
+// explode or vanish over many layers never overflow float32 and log(M_j) is
+// exact to float32 rounding. This is legitimate because every layer is
+// positively homogeneous in x once the bias is scaled along (see addBias)
+// and linear in u.
 
 // scales are the natural logarithms of the factors by which the stored
 // halves of a pair buffer must be multiplied to give the true x and u.
@@ -161,23 +162,23 @@ func (w *netWorker) run(seed, index uint64, row []float64) ([]float32, scales) {
 	for i := range tan {
 		tan[i] = float32(normal(&w.pcg))
 	}
-	normalize(tan, 0)
-	// The unit vector u is the stored tangent, at unit rms, over sqrt(n0).
-	s := scales{x: p.inputScale, u: -0.5 * math.Log(float64(n0))}
+	// Scale the drawn tangent to a unit vector: e^(2 s.u) ||tan||^2 = 1.
+	su, ms := measure(tan, 0)
+	s := scales{x: p.inputScale, u: su - 0.5*(ms+math.Log(float64(n0)))}
+	var m scales
 	for j := range p.layers {
 		l := &p.layers[j]
-		s = w.forward(l, a[:2*l.In.Size()], b[:2*l.Out.Size()], s)
-		row[j] = 2 * (s.x - p.inputScale)
+		s, m = w.forward(l, a[:2*l.In.Size()], b[:2*l.Out.Size()], s)
+		row[j] = m.x - 2*p.inputScale
 		a, b = b, a
 	}
-	// The output tangent is stored at unit rms: ||J u||^2 = e^(2 s.u) n_d.
-	row[len(p.layers)] = 2*s.u + math.Log(float64(p.outSize))
+	row[len(p.layers)] = m.u + math.Log(float64(p.outSize))
 	return a[:2*p.outSize], s
 }
 
 // forward applies layer l to the pair buffer in, writes the pair buffer out
-// and returns its scales, with both halves of out at unit rms.
-func (w *netWorker) forward(l *netLayer, in, out []float32, s scales) scales {
+// and returns its scales and the logs of the true mean squares of x and u.
+func (w *netWorker) forward(l *netLayer, in, out []float32, s scales) (scales, scales) {
 	switch l.Kind {
 	case arch.Dense:
 		s = w.dense(l, in, out, s)
@@ -195,7 +196,10 @@ func (w *netWorker) forward(l *netLayer, in, out []float32, s scales) scales {
 		s = w.residual(l, in, out, s)
 	}
 	n := len(out) / 2
-	return scales{x: normalize(out[:n], s.x), u: normalize(out[n:], s.u)}
+	var m scales
+	s.x, m.x = measure(out[:n], s.x)
+	s.u, m.u = measure(out[n:], s.u)
+	return s, m
 }
 
 // dense computes W [x u] a block of weight rows at a time, so that each
@@ -249,8 +253,8 @@ func (w *netWorker) residual(l *netLayer, in, out []float32, s scales) scales {
 	n := len(in) / 2
 	m1 := w.m1[:2*l.module[0].Out.Size()]
 	m2 := w.m2[:2*n]
-	s1 := w.forward(&l.module[0], in, m1, s)
-	s2 := w.forward(&l.module[1], m1, m2, s1)
+	s1, _ := w.forward(&l.module[0], in, m1, s)
+	s2, _ := w.forward(&l.module[1], m1, m2, s1)
 	le := math.Log(l.Eta)
 	return scales{
 		x: addScaled(out[:n], in[:n], s.x, m2[:n], le+s2.x),

@@ -14,8 +14,9 @@ import (
 // blocks of both endings, flatten and dense layers.
 const mixedNet = "net:2x10x10,conv4k3s2p1,maxpool2s1,resconv4k3:end=linear,avgpool2,conv6k3,resconv6k1:eta=0.5,flatten,dense12,resdense12:eta=0.7,dense5"
 
-// gapNet ends with global average pooling.
-const gapNet = "net:3x6x6,conv5k3,gap,dense4"
+// gapNet has a conv without padding and a same-padded one, then global
+// average pooling.
+const gapNet = "net:3x8x8,conv5k3p0,conv4k3,gap,dense4"
 
 func mustNet(t testing.TB, spec string) *arch.Net {
 	t.Helper()

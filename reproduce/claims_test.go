@@ -12,7 +12,7 @@ import (
 // cellOf makes a training point from the epochs to the target of its runs,
 // NaN for a run that did not reach it.
 func cellOf(epochs ...float64) *epochCell {
-	c := &epochCell{runs: len(epochs), cap: 3}
+	c := &epochCell{runs: len(epochs)}
 	for _, e := range epochs {
 		if !math.IsNaN(e) {
 			c.reached++

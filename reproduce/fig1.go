@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/report"
@@ -16,7 +17,6 @@ import (
 // initializations.
 var fig1 = figure{
 	name:   "fig1",
-	title:  "Figure 1: FM1, the mean length, across initializations",
 	sweeps: fig1Sweeps,
 	render: renderFig1,
 }
@@ -56,12 +56,12 @@ func fig1Sweeps(c Config) ([]*experiment.Sweep, error) {
 	samples := pick(c.Scale, 2000, 2000, 50)
 	derived := map[string]string{"width": "{depth}", "arch": "fc:784-{depth}x{depth}-10"}
 	grid := []experiment.Axis{values("init", fig1Inits...), values("depth", depths...)}
-	pr, err := newSweep(fig1Probe, "Figure 1(a): M_d/M_0 measured over independent initializations, with the theory",
+	pr, err := newSweep(fig1Probe, c.describe("Figure 1(a): M_d/M_0 measured over independent initializations, with the theory"),
 		[]string{KindProbe}, probeParams("mnist", samples), derived, grid...)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := newSweep(fig1Train, "Figure 1(b): epochs to 20% test accuracy on MNIST, width = depth",
+	tr, err := newSweep(fig1Train, c.describe("Figure 1(b): epochs to 20% test accuracy on MNIST, width = depth"),
 		[]string{KindTrain}, c.training("").params(), derived, append(grid, seeds(c.runs()))...)
 	if err != nil {
 		return nil, err
@@ -87,9 +87,10 @@ type fig1Data struct {
 	theory map[initDepth]LayerTheory
 	probe  map[initDepth]*ProbeLayer
 	epochs map[initDepth]*epochCell
-	// samples and method describe the probes.
-	samples int
-	method  string
+	// samples is the number of initializations each probe drew; samplers
+	// lists the initializations by the sampler that probed them.
+	samples  int
+	samplers map[string][]string
 }
 
 // load reads a record's init and depth, noting them.
@@ -118,14 +119,17 @@ func (d *fig1Data) load(r experiment.Record) (initDepth, error) {
 
 func newFig1Data(fd *figureData) (*fig1Data, error) {
 	d := &fig1Data{factor: map[string]float64{}, theory: map[initDepth]LayerTheory{},
-		probe: map[initDepth]*ProbeLayer{}, epochs: map[initDepth]*epochCell{}}
+		probe: map[initDepth]*ProbeLayer{}, epochs: map[initDepth]*epochCell{}, samplers: map[string][]string{}}
 	err := each(fd, fig1Probe, func(r experiment.Record, p *ProbeResult) error {
 		k, err := d.load(r)
 		if err != nil {
 			return err
 		}
 		out, err := p.Output()
-		d.probe[k], d.theory[k], d.samples, d.method = &out, out.Theory, p.Samples, string(p.Method)
+		d.probe[k], d.theory[k], d.samples = &out, out.Theory, p.Samples
+		if m := string(p.Method); !slices.Contains(d.samplers[m], k.init) {
+			d.samplers[m] = append(d.samplers[m], k.init)
+		}
 		return err
 	})
 	if err != nil {
@@ -143,6 +147,15 @@ func newFig1Data(fd *figureData) (*fig1Data, error) {
 		return nil
 	})
 	return d, err
+}
+
+// samplerText says which sampler probed which initializations.
+func (d *fig1Data) samplerText() string {
+	var parts []string
+	for _, m := range sortedKeys(d.samplers) {
+		parts = append(parts, fmt.Sprintf("%s sampler: %s", m, strings.Join(d.samplers[m], ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // fm1Group classifies an FM1 factor: 0 for 2/fan-in (within 1%), -1 below,
@@ -361,8 +374,8 @@ func renderFig1(fd *figureData, out *outputs) ([]section, error) {
 		Title:  "Fig. 1(a): mean output length vs depth (fc, width = depth)",
 		XLabel: "depth d (hidden layers, each of width d)", YLabel: "E[M_d] / M_0", LogY: true,
 		Series: colored(measured, theory),
-	}, fmt.Sprintf("Measured E[M_d]/M_0 (solid, ± SE over %d initializations, %s sampler where the exact law applies) and the theory (dashed); "+
-		"M_d is the last hidden layer, the input is MNIST test image 0", d.samples, d.method))
+	}, fmt.Sprintf("Measured E[M_d]/M_0 (solid, ± SE over %d initializations; %s) and the theory (dashed); "+
+		"M_d is the last hidden layer, the input is MNIST test image 0", d.samples, d.samplerText()))
 	if err != nil {
 		return nil, err
 	}

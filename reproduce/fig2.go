@@ -18,7 +18,6 @@ import (
 // beta = sum 1/n_j.
 var fig2 = figure{
 	name:   "fig2",
-	title:  "Figure 2: FM2, the fluctuations, across architectures",
 	sweeps: fig2Sweeps,
 	render: renderFig2,
 }
@@ -64,12 +63,12 @@ func fig2Sweeps(c Config) ([]*experiment.Sweep, error) {
 	fixed := map[string]any{"init": fig2Init}
 	derived := map[string]string{"arch": "fc:784-{width}x{depth}-10"}
 	grid := []experiment.Axis{values("depth", depths...), values("width", widths...)}
-	pr, err := newSweep(fig2Probe, "Figure 2(a, c): Var[ln M_d] and E[Var_hat] of constant-width fc nets, measured with the theory",
+	pr, err := newSweep(fig2Probe, c.describe("Figure 2(a, c): Var[ln M_d] and E[Var_hat] of constant-width fc nets, measured with the theory"),
 		[]string{KindProbe}, merge(fixed, probeParams("mnist", samples)), derived, grid...)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := newSweep(fig2Train, "Figure 2(a): epochs to 20% test accuracy of constant-width fc nets on MNIST",
+	tr, err := newSweep(fig2Train, c.describe("Figure 2(a): epochs to 20% test accuracy of constant-width fc nets on MNIST"),
 		[]string{KindTrain}, merge(fixed, c.training("").params()), derived, append(grid, seeds(c.runs()))...)
 	if err != nil {
 		return nil, err
@@ -89,12 +88,12 @@ func fig2Sweeps(c Config) ([]*experiment.Sweep, error) {
 	}
 	points := experiment.Axis{Zip: zip}
 	profFixed := merge(fixed, map[string]any{"depth": profDepth})
-	pp, err := newSweep(fig2ProfilesProbe, "Figure 2(b): Var[ln M_d] of fc nets of equal depth and beta, different width profiles",
+	pp, err := newSweep(fig2ProfilesProbe, c.describe("Figure 2(b): Var[ln M_d] of fc nets of equal depth and beta, different width profiles"),
 		[]string{KindProbe}, merge(profFixed, probeParams("mnist", profSamples)), nil, points)
 	if err != nil {
 		return nil, err
 	}
-	pt, err := newSweep(fig2ProfilesTrain, "Figure 2(b): epochs to 20% of fc nets of equal depth and beta, different width profiles",
+	pt, err := newSweep(fig2ProfilesTrain, c.describe("Figure 2(b): epochs to 20% of fc nets of equal depth and beta, different width profiles"),
 		[]string{KindTrain}, merge(profFixed, c.training("").params()), nil, points, seeds(c.runs()))
 	if err != nil {
 		return nil, err

@@ -19,7 +19,6 @@ import (
 // schedules eta_l of the paper.
 var fig3 = figure{
 	name:   "fig3",
-	title:  "Figure 3: residual nets and the scale of their branches",
 	sweeps: fig3Sweeps,
 	render: renderFig3,
 }
@@ -72,12 +71,12 @@ func fig3Sweeps(c Config) ([]*experiment.Sweep, error) {
 	fixed := map[string]any{"init": "he-normal", "inputs": info.Size(), "width": fig3Width}
 	derived := map[string]string{"arch": fig3Arch("{inputs}", "{width}", "{blocks}", "{schedule}", "{end}")}
 	depth := []experiment.Axis{values("schedule", fig3Schedules...), values("blocks", blocks...)}
-	pr, err := newSweep(fig3Probe, fmt.Sprintf("Figure 3: output length of residual nets (input: %s test image 0), measured with the theory", set),
+	pr, err := newSweep(fig3Probe, c.describe(fmt.Sprintf("Figure 3: output length of residual nets (input: %s test image 0), measured with the theory", set)),
 		[]string{KindProbe}, merge(fixed, probeParams(set, samples)), derived, append([]experiment.Axis{values("end", "relu", "linear")}, depth...)...)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := newSweep(fig3Train, fmt.Sprintf("Figure 3: epochs to 20%% test accuracy of residual nets on %s", set),
+	tr, err := newSweep(fig3Train, c.describe(fmt.Sprintf("Figure 3: epochs to 20%% test accuracy of residual nets on %s", set)),
 		[]string{KindTrain}, merge(fixed, map[string]any{"end": "relu"}, c.training(set).params()), derived, append(depth, seeds(c.runs()))...)
 	if err != nil {
 		return nil, err

@@ -59,9 +59,9 @@ func (c Config) runs() int {
 	return pick(c.Scale, 5, 3, 1)
 }
 
-// Training is one set of training hyperparameters: every training run of a
-// figure uses the same, whatever the initialization or architecture.
-type Training struct {
+// hyperparams is one set of training hyperparameters: every training run of
+// a figure uses the same, whatever the initialization or architecture.
+type hyperparams struct {
 	// Data is the data set.
 	Data string
 	// Optimizer is sgd or adam; LR its learning rate and Momentum the SGD
@@ -82,14 +82,14 @@ type Training struct {
 
 // paperTraining is the hyperparameter set of all three figures (see the
 // package documentation for how it was chosen).
-var paperTraining = Training{
+var paperTraining = hyperparams{
 	Data: "mnist", Optimizer: "sgd", LR: 0.003, Momentum: 0.9, Batch: 128,
 	Epochs: 3, Target: 0.2, EvalEvery: 10, EvalSamples: 1000,
 }
 
 // training returns the figures' hyperparameters at the scale: Tiny trains
 // for a few steps and evaluates on few images.
-func (c Config) training(data string) Training {
+func (c Config) training(data string) hyperparams {
 	h := paperTraining
 	if data != "" {
 		h.Data = data
@@ -101,7 +101,7 @@ func (c Config) training(data string) Training {
 }
 
 // params are the fixed params of a training sweep; runs stop at the target.
-func (h Training) params() map[string]any {
+func (h hyperparams) params() map[string]any {
 	return map[string]any{
 		"data": h.Data, "optimizer": h.Optimizer, "lr": h.LR, "momentum": h.Momentum,
 		"batch": h.Batch, "epochs": h.Epochs, "target": h.Target,
@@ -116,13 +116,20 @@ func probeParams(data string, samples int) map[string]any {
 	return map[string]any{"input": data + ":0", "samples": samples, "method": "auto", "seed": 1}
 }
 
+// describe labels a sweep's description with the scale it was planned at.
+func (c Config) describe(text string) string {
+	scale := c.Scale
+	if scale == "" {
+		scale = Full
+	}
+	return fmt.Sprintf("%s (%s scale)", text, scale)
+}
+
 // figure is one of the paper's figures: its sweeps and the code that turns
 // their results into CSV summaries, plots and checked claims.
 type figure struct {
 	// name is the figure's id (fig1), the prefix of its sweeps' names.
 	name string
-	// title describes it.
-	title string
 	// sweeps returns its grids for a configuration.
 	sweeps func(c Config) ([]*experiment.Sweep, error)
 	// render aggregates the results, writes its files and checks its claims.

@@ -478,11 +478,21 @@ func runMeta(res *Results, rd *Rendered) []report.KV {
 		{Key: "shards", Value: strings.Join(sortedKeys(shards), ", ")},
 		{Key: "compute time", Value: fmt.Sprintf("%.0f s of task time (sum over tasks)", busy.Seconds())},
 		{Key: "results", Value: fmt.Sprintf("%s (the shard-*.jsonl files; the sweeps in %s/)", res.Dir, SweepDir)},
+		{Key: "sweeps", Value: sweepList(res)},
 	}
 	if !first.IsZero() {
 		kv = append(kv, report.KV{Key: "ran", Value: fmt.Sprintf("%s to %s (UTC)", first.Format(time.DateTime), last.Format(time.DateTime))})
 	}
 	return kv
+}
+
+// sweepList names the sweeps of the results with their descriptions.
+func sweepList(res *Results) string {
+	var parts []string
+	for _, s := range res.Sweeps {
+		parts = append(parts, fmt.Sprintf("%s: %s (%d tasks)", s.Name, s.Description, len(res.Tasks[s.Name])))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // orUnknown returns s, or "unknown" if it is empty.

@@ -104,15 +104,15 @@ func TestShardsPartition(t *testing.T) {
 	}
 }
 
-// runShard runs one shard of tasks into dir.
-func runShard(t *testing.T, dir string, tasks []experiment.Task, shard experiment.Shard, r *Runner) experiment.Counts {
+// runShard runs one shard of tasks into dir, workers at a time.
+func runShard(t *testing.T, dir string, tasks []experiment.Task, shard experiment.Shard, r *Runner, workers int) experiment.Counts {
 	t.Helper()
 	store, err := experiment.OpenStore(dir, shard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	counts, err := experiment.Run(context.Background(), tasks, shard, store, r.Run, experiment.Options{Backend: "test"})
+	counts, err := experiment.Run(context.Background(), tasks, shard, store, r.Run, experiment.Options{Backend: "test", Workers: workers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestTinyReproduction(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &Runner{}
-	first := runShard(t, dir, tasks, experiment.Shard{Index: 0, Count: 2}, r)
+	first := runShard(t, dir, tasks, experiment.Shard{Index: 0, Count: 2}, r, 1)
 	res, err := Collect(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -148,9 +148,9 @@ func TestTinyReproduction(t *testing.T) {
 		}
 	}
 
-	runShard(t, dir, tasks, experiment.Shard{Index: 1, Count: 2}, r)
+	runShard(t, dir, tasks, experiment.Shard{Index: 1, Count: 2}, r, 3) // the Runner is safe for concurrent use
 	// A re-run of the whole grid finds every task done.
-	if again := runShard(t, dir, tasks, experiment.Shard{}, r); again.Skipped != len(tasks) || again.Done != 0 {
+	if again := runShard(t, dir, tasks, experiment.Shard{}, r, 1); again.Skipped != len(tasks) || again.Done != 0 {
 		t.Errorf("re-run: %+v, want all %d tasks skipped", again, len(tasks))
 	}
 	if res, err = Collect(dir); err != nil {
@@ -235,7 +235,7 @@ func TestUserSweep(t *testing.T) {
 			predicts = append(predicts, task)
 		}
 	}
-	runShard(t, dir, predicts, experiment.Shard{}, &Runner{})
+	runShard(t, dir, predicts, experiment.Shard{}, &Runner{}, 1)
 	res, err := Collect(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -215,5 +215,8 @@ func log10Cell(v float64) string {
 	if !finite(v) {
 		return "-"
 	}
+	if v = math.Round(100*v) / 100; v == 0 {
+		v = 0 // not -0
+	}
 	return fmt.Sprintf("%+.2f", v)
 }

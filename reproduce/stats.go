@@ -100,14 +100,11 @@ type epochCell struct {
 	runs, reached, diverged int
 	// epochs are the epochs to the target of the runs that reached it.
 	epochs []float64
-	// cap is the largest epoch cap among the runs.
-	cap float64
 }
 
 // add counts one run.
 func (c *epochCell) add(r *train.Result) {
 	c.runs++
-	c.cap = math.Max(c.cap, r.Setup.Epochs)
 	switch {
 	case r.ReachedTarget && r.EpochsToTarget != nil:
 		c.reached++

@@ -2,10 +2,15 @@ package main
 
 import (
 	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The sweep files the tests run: the reproduce package's example (54 tasks,
@@ -235,5 +240,137 @@ func TestReproduceTiny(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(plan, "shard-0-of-1.jsonl")); err == nil {
 		t.Error("--plan ran tasks")
+	}
+}
+
+// helperEnv makes TestHelperProcess run the command line after "--".
+const helperEnv = "INITSCOPE_TEST_HELPER"
+
+// TestHelperProcess is not a test: run as a subprocess by TestSweepKilled,
+// it runs initscope with the arguments after "--".
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv(helperEnv) != "1" {
+		t.Skip("a helper for TestSweepKilled")
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	os.Exit(run(args, os.Stdout, os.Stderr))
+}
+
+// doneIDs counts the done records of each task id in a results directory.
+func doneIDs(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(dir, "shard-*.jsonl"))
+	ids := map[string]int{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var r struct{ ID, Status string }
+			if json.Unmarshal([]byte(line), &r) == nil && r.Status == "done" {
+				ids[r.ID]++
+			}
+		}
+	}
+	return ids
+}
+
+// TestSweepKilled kills a real `initscope sweep run` (SIGKILL) once it has
+// recorded a task, then runs the sweep again: every task ends up done
+// exactly once, the ones finished before the kill included.
+func TestSweepKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a few nets in a subprocess")
+	}
+	noArrayEnv(t)
+	dir := t.TempDir()
+	sweep := filepath.Join(dir, "kill.yaml")
+	err := os.WriteFile(sweep, []byte(`name: kill
+kinds: [train]
+fixed: {arch: "fc:784-64x4-10", init: he-normal, data: mnist, lr: 0.003, momentum: 0.9, epochs: 0.3, eval_every: 20, eval_samples: 500}
+axes:
+  - {name: seed, range: [1, 9]}
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--", "sweep", "run", "--out", out, sweep)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(doneIDs(t, out)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	before := doneIDs(t, out)
+	if len(before) == 0 || len(before) == 8 {
+		t.Logf("killed after %d of 8 tasks (the kill should land mid-sweep)", len(before))
+	}
+	code, stdout, errs := runCLI("sweep", "run", "--out", out, sweep)
+	if code != exitOK {
+		t.Fatalf("re-run: exit %d\n%s\n%s", code, stdout, errs)
+	}
+	if !strings.Contains(stdout, fmt.Sprintf("%d done before, %d done", len(before), 8-len(before))) {
+		t.Errorf("re-run after %d tasks: %s", len(before), stdout)
+	}
+	after := doneIDs(t, out)
+	if len(after) != 8 {
+		t.Errorf("%d tasks done, want 8", len(after))
+	}
+	for id, n := range after {
+		if n != 1 {
+			t.Errorf("task %s recorded %d times", id, n)
+		}
+	}
+}
+
+// TestReproduceCIFAR runs Figure 3's tiny grid on CIFAR-10 files the test
+// writes (random images in the binary format): --data-dir switches the
+// figure to CIFAR-10, which the report names.
+func TestReproduceCIFAR(t *testing.T) {
+	noArrayEnv(t)
+	data := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, f := range []struct {
+		name    string
+		records int
+	}{{"data_batch_1.bin", 100}, {"data_batch_2.bin", 100}, {"data_batch_3.bin", 100}, {"data_batch_4.bin", 100}, {"data_batch_5.bin", 100}, {"test_batch.bin", 300}} {
+		b := make([]byte, f.records*(1+3*32*32))
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		for r := 0; r < f.records; r++ {
+			b[r*(1+3*32*32)] = byte(rng.IntN(10))
+		}
+		if err := os.WriteFile(filepath.Join(data, f.name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	code, out, errs := runCLI("reproduce", "fig3", "--tiny", "--out", dir, "--data-dir", data)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"on cifar10", "cifar10:0", "net:3072,dense32,resdense32x"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
 	}
 }
