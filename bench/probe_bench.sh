@@ -8,6 +8,9 @@
 # initscope (2 workers, BLAS at 1 thread each), REPS times alternately, and the
 # medians and their ratio printed. initscope's time is the whole process (start,
 # theory, sampling, statistics, JSON); PyTorch's is its sampling loop only.
+# CPU seconds (all threads) are printed beside the wall-clock seconds: on a
+# machine shared with other jobs they show the work each side does, which
+# the wall clock, at the mercy of the other jobs, does not.
 # Last, the exact sampler against the network sampler, per sample on one
 # goroutine (go test -bench Samplers ./probe/).
 #
@@ -56,23 +59,28 @@ for w in "${workloads[@]}"; do
 		done
 	done
 	echo "  PyTorch's best: $best"
-	ours=() theirs=()
+	ours=() theirs=() ourcpu=() theircpu=()
 	for r in $(seq "$REPS"); do
 		t0=$(now)
-		"$tmp/initscope" probe --arch "$arch" --init he-normal --samples "$n" --method network --input ones --workers 2 --format json >"$tmp/ours.json"
+		/usr/bin/time -f "%U %S" -o "$tmp/cpu" "$tmp/initscope" probe --arch "$arch" --init he-normal --samples "$n" --method network --input ones --workers 2 --format json >"$tmp/ours.json"
 		t1=$(now)
 		ours+=("$(awk "BEGIN {print $t1 - $t0}")")
+		ourcpu+=("$(awk '{print $1 + $2}' "$tmp/cpu")")
 		# shellcheck disable=SC2086
 		"$PY" bench/torch_probe.py --arch "$arch" --samples "$n" $best >"$tmp/theirs.json"
 		theirs+=("$(field 'd["seconds"]' <"$tmp/theirs.json")")
-		echo "  rep $r: initscope ${ours[-1]} s, PyTorch ${theirs[-1]} s"
+		theircpu+=("$(field 'd["cpu_seconds"]' <"$tmp/theirs.json")")
+		echo "  rep $r: initscope ${ours[-1]} s (CPU ${ourcpu[-1]} s), PyTorch ${theirs[-1]} s (CPU ${theircpu[-1]} s)"
 	done
 	mo=$(printf '%s\n' "${ours[@]}" | median)
 	mt=$(printf '%s\n' "${theirs[@]}" | median)
+	co=$(printf '%s\n' "${ourcpu[@]}" | median)
+	ct=$(printf '%s\n' "${theircpu[@]}" | median)
 	ratio=$(awk "BEGIN {printf \"%.3f\", $mo / $mt}")
+	cratio=$(awk "BEGIN {printf \"%.3f\", $co / $ct}")
 	echo "  same law? ln(M_d/M_0): initscope $(field '"%.3f +- %.3f" % (d["layers"][-1]["log_mean"], d["layers"][-1]["log_mean_se"])' <"$tmp/ours.json"), PyTorch $(field '"%.3f +- %.3f" % (d["log_mean_last"], d["log_mean_last_se"])' <"$tmp/theirs.json")"
-	echo "  median: initscope $mo s, PyTorch $mt s ($best): ratio initscope/PyTorch = $ratio"
-	summary+=("$(printf '%-58s %6d %10.2f %10.2f %8s  %s' "$arch" "$n" "$mo" "$mt" "$ratio" "$best")")
+	echo "  median: initscope $mo s, PyTorch $mt s ($best): ratio initscope/PyTorch = $ratio; CPU seconds $co and $ct, ratio $cratio"
+	summary+=("$(printf '%-58s %6d %10.2f %10.2f %8s %9.2f %9.2f %8s  %s' "$arch" "$n" "$mo" "$mt" "$ratio" "$co" "$ct" "$cratio" "$best")")
 	echo
 done
 
@@ -84,6 +92,6 @@ echo "$speedups"
 echo
 
 echo "== summary (medians of $REPS; seconds)"
-printf '%-58s %6s %10s %10s %8s  %s\n' "workload" "samples" "initscope" "PyTorch" "ratio" "PyTorch config"
+printf '%-58s %6s %10s %10s %8s %9s %9s %8s  %s\n' "workload" "samples" "initscope" "PyTorch" "ratio" "CPU ours" "CPU torch" "ratio" "PyTorch config"
 printf '%s\n' "${summary[@]}"
 echo "$speedups"

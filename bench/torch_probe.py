@@ -19,8 +19,8 @@ Nets: the two grammars' subset used by bench/probe_bench.sh:
   net:CxHxW,convCkK[xR],maxpoolK,gap,denseN   (conv: stride 1, pad K/2)
 
 Prints one JSON line: seconds spent sampling (after import and set-up),
-and the mean and SE of ln(M_d/M_0), to check that both tools sample the
-same law.
+the CPU seconds of all the process's threads over the same span, and the
+mean and SE of ln(M_d/M_0), to check that both tools sample the same law.
 """
 import argparse
 import json
@@ -134,13 +134,13 @@ def main():
     shape, layers = parse(a.arch)
     gen = torch.Generator().manual_seed(a.seed)
     with torch.no_grad():
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         last = run(shape, layers, a.samples, a.batch if a.mode == "batch" else 0, gen)
-        secs = time.perf_counter() - t
+        secs, cpu = time.perf_counter() - t, time.process_time() - c
     live = last[torch.isfinite(last)]
     print(json.dumps({
         "arch": a.arch, "samples": a.samples, "threads": a.threads, "mode": a.mode,
-        "batch": a.batch if a.mode == "batch" else 1, "seconds": secs,
+        "batch": a.batch if a.mode == "batch" else 1, "seconds": secs, "cpu_seconds": cpu,
         "log_mean_last": float(live.mean()), "log_mean_last_se": float(live.std() / math.sqrt(len(live))),
         "torch": torch.__version__,
     }))
