@@ -126,11 +126,13 @@
 // (O(depth) each, seconds per point) estimate it up to beta about 1.
 //
 // Measured on two shared cores with OpenBLAS (load average about 5 from
-// other work): Quick ran all three figures, 344 tasks, in 7 min 41 s.
-// Most of Full's cost is Figure 1's lecun, glorot, pytorch-default and
-// he-truncated nets at depths 60-100, which run to the 3-epoch cap (10-35 s
-// each, 5 runs): about 40 minutes for Figure 1, 15 for Figure 2 and 20 for
-// Figure 3, 1-1.5 hours in all; the figures' shards run anywhere (--shard,
+// other work): Quick ran all three figures, 344 tasks, in 7 min 41 s. Full
+// Figure 1 (384 tasks) took 44 min on top of Quick's 160 shared tasks,
+// most of it in the lecun, glorot, he-truncated and pytorch-default nets at
+// depths 60-100, which run to the 3-epoch cap (10-40 s each; pytorch-default
+// at depth 100 takes 210 s, probably from subnormal float32 values in its
+// backward pass). Figures 2 and 3 add about 15 and 20 minutes: about 1.5
+// hours in all on one machine, or a fraction of it in shards (--shard,
 // Slurm, Kubernetes).
 //
 // # Outputs
