@@ -15,7 +15,7 @@
 //
 // predict: theory.Predict for the net; the result is a PredictResult. It reads
 //
-//	input  the fixed input DATASET:K, test image K of mnist, fashion-mnist or cifar10 (default: DATA:0 for
+//	input  the fixed input ones, gaussian or DATASET:K, test image K of mnist, fashion-mnist or cifar10 (default: DATA:0 for
 //	       the task's data param, else mnist:0 for nets with 784 inputs); only M_0 and ||x||_4 matter
 //
 // probe: Monte Carlo at initialization (probe.Run, probe.Compare); the result is a ProbeResult, the

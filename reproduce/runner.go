@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -194,8 +193,8 @@ type fixedInput struct {
 	m0, l4 float64 // ||x||^2/n0 and ||x||_4^4/||x||_2^4
 }
 
-// input resolves the fixed input: the input param (DATASET:K, test image K
-// of a data set), else test image 0 of the data param's data set, else
+// input resolves the fixed input: the input param (as data.FixedInput reads
+// it: ones, gaussian or DATASET:K, test image K of a data set), else test image 0 of the data param's data set, else
 // mnist:0 for a net with 784 inputs.
 func (r *Runner) input(p *params, net *arch.Net) fixedInput {
 	name := p.text("input", "", false)
@@ -212,32 +211,17 @@ func (r *Runner) input(p *params, net *arch.Net) fixedInput {
 		p.fail("input", "missing: the net takes %d values: give input: DATASET:K (test image K)", net.Input.Size())
 		return fixedInput{}
 	}
-	set, idx, ok := strings.Cut(name, ":")
-	k, err := strconv.Atoi(idx)
-	if !ok || err != nil || k < 0 {
-		p.fail("input", "%q: want DATASET:K, test image K of one of %s", name, strings.Join(data.Names(), ", "))
-		return fixedInput{}
-	}
-	x, _, err := data.Image(set, r.DataDirs[set], data.Test, k)
+	set, _, _ := strings.Cut(name, ":")
+	x, err := data.FixedInput(name, r.DataDirs[set], net.Input.Size())
 	if err != nil {
 		p.fail("input", "%v", err)
 		return fixedInput{}
 	}
-	if len(x) != net.Input.Size() {
-		p.fail("input", "%s has %d values but the net's input %s has %d", name, len(x), net.Input, net.Input.Size())
-		return fixedInput{}
-	}
 	in := fixedInput{name: name, x: x}
-	var s2, s4 float64
-	for _, v := range x {
-		s2 += v * v
-		s4 += v * v * v * v
-	}
-	if s2 == 0 {
+	if in.m0, in.l4 = data.InputMoments(x); in.m0 == 0 {
 		p.fail("input", "%s is all zeros: its length M0 is 0", name)
 		return fixedInput{}
 	}
-	in.m0, in.l4 = s2/float64(len(x)), s4/(s2*s2)
 	return in
 }
 

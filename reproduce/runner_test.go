@@ -112,7 +112,7 @@ func TestRunnerErrors(t *testing.T) {
 		{KindPredict, map[string]any{"arch": "fc:784-8-10", "init": "he-norml"}, `param "init"`},
 		{KindPredict, map[string]any{"arch": "fc:100-8-10", "init": "he-normal"}, `param "input": missing`},
 		{KindPredict, map[string]any{"arch": "fc:100-8-10", "init": "he-normal", "input": "mnist:0"}, "has 784 values but the net's input"},
-		{KindPredict, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "input": "mnist"}, "want DATASET:K"},
+		{KindPredict, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "input": "mnist"}, "DATASET:K with DATASET one of"},
 		{KindProbe, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "method": "magic"}, `param "method"`},
 		{KindProbe, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "samples": 2.5}, `want an integer`},
 		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "mnist", "epochs": 1}, `param "lr": missing`},

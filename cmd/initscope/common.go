@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 
@@ -189,55 +188,22 @@ func (f *netFlags) resolveInput(size int) (input, error) {
 		return input{}, err
 	}
 	in := input{Name: name, X: x}
-	var s2, s4 float64
-	for _, v := range x {
-		s2 += v * v
-		s4 += v * v * v * v
-	}
-	if s2 == 0 {
+	if in.M0, in.L4 = data.InputMoments(x); in.M0 == 0 {
 		return input{}, flagErr("input", fmt.Errorf("%q is all zeros: its length M0 is 0", name))
 	}
-	in.M0, in.L4 = s2/float64(size), s4/(s2*s2)
 	return in, nil
 }
 
-// gaussianSeed seeds the fixed Gaussian input, so that every run sees the
-// same x.
-const gaussianSeed = 20180301
-
-// loadInput returns the input called name, of size values: "ones", "gaussian"
-// (standard normal entries from a fixed seed), or DATASET:K, test image K of
-// a data set (pixels scaled to [0,1]), whose size must match. Errors about the
-// name are *flagError; a data set that cannot be read is any other error.
+// loadInput returns the input called name, of size values, as
+// data.FixedInput does. Errors about the name are *flagError; a data set that
+// cannot be read is any other error.
 func loadInput(name string, size int) ([]float64, error) {
-	x := make([]float64, size)
-	switch name {
-	case "ones":
-		for i := range x {
-			x[i] = 1
-		}
-		return x, nil
-	case "gaussian":
-		r := rand.New(rand.NewPCG(gaussianSeed, 0))
-		for i := range x {
-			x[i] = r.NormFloat64()
-		}
-		return x, nil
-	}
-	ds, idx, found := strings.Cut(name, ":")
-	info, err := data.Describe(ds)
-	if !found || err != nil {
-		return nil, flagErr("input", fmt.Errorf("%q: want ones, gaussian or DATASET:K with DATASET one of %s", name, strings.Join(data.Names(), ", ")))
-	}
-	k, err := strconv.Atoi(idx)
-	if err != nil || k < 0 {
-		return nil, flagErr("input", fmt.Errorf("%q: image index %q: want a whole number >= 0", name, idx))
-	}
-	if info.Size() != size {
-		return nil, flagErr("input", fmt.Errorf("%q: a %s image has %d values but the net's input has %d", name, ds, info.Size(), size))
-	}
-	x, _, err = data.Image(ds, "", data.Test, k)
-	if err != nil {
+	x, err := data.FixedInput(name, "", size)
+	var ie *data.InputError
+	switch {
+	case errors.As(err, &ie):
+		return nil, flagErr("input", err)
+	case err != nil:
 		return nil, fmt.Errorf("--input %s: %v", name, err)
 	}
 	return x, nil

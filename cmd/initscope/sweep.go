@@ -270,6 +270,38 @@ func runSweepRun(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// sweepFile is a loaded SWEEPFILE operand.
+type sweepFile struct {
+	path  string
+	sweep *experiment.Sweep
+	tasks int // the sweep's number of tasks
+}
+
+// sweepOperand parses the flags and the one SWEEPFILE operand of a
+// scheduler subcommand (slurm, k8s) and loads the sweep. On a usage error or
+// a sweep that does not load it reports the error and returns ok false and
+// the exit code.
+func sweepOperand(fs *flags, args []string, stdout, stderr io.Writer) (sweepFile, int, bool) {
+	ops, code, ok := parseOperands(fs, args, 1, stdout, stderr)
+	if !ok {
+		return sweepFile{}, code, false
+	}
+	sw, n, err := gridSize(ops[0])
+	if err != nil {
+		return sweepFile{}, fail(stderr, fs.cmd, exitUsage, "%v", err), false
+	}
+	return sweepFile{ops[0], sw, n}, exitOK, true
+}
+
+// dataDirArgs returns the arguments that pass --data-dir dir on to the
+// nodes: none for an empty dir.
+func dataDirArgs(dir string) []string {
+	if dir == "" {
+		return nil
+	}
+	return []string{"--data-dir", dir}
+}
+
 // gridSize loads a sweep file and returns the sweep and its number of tasks.
 func gridSize(path string) (*experiment.Sweep, int, error) {
 	sw, err := experiment.LoadSweep(path)
@@ -297,14 +329,11 @@ func runSweepSlurm(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data-dir", "", "directory of the CIFAR-10 binary files, as the nodes see it")
 	script := fs.String("script", "", "where to write the sbatch script (default DIR/NAME.sbatch)")
 	submit := fs.Bool("submit", false, "submit the script with sbatch and print the job id")
-	ops, code, ok := parseOperands(fs, args, 1, stdout, stderr)
+	sf, code, ok := sweepOperand(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	sw, n, err := gridSize(ops[0])
-	if err != nil {
-		return fail(stderr, fs.cmd, exitUsage, "%v", err)
-	}
+	sw, n := sf.sweep, sf.tasks
 	if *arrayMax < 1 {
 		return fail(stderr, fs.cmd, exitUsage, "--array-max %d: want >= 1", *arrayMax)
 	}
@@ -318,15 +347,11 @@ func runSweepSlurm(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, fs.cmd, exitFail, "finding this executable: %v (give --binary)", err)
 		}
 	}
-	var extra []string
-	if *dataDir != "" {
-		extra = append(extra, "--data-dir", *dataDir)
-	}
 	logs := filepath.Join(dir, "logs")
 	text, err := experiment.SlurmScript(experiment.SlurmOptions{
 		SweepFile: reproduce.SweepPath(dir, sw.Name), OutDir: dir, Shards: min(n, *arrayMax), MaxParallel: *maxRunning,
 		JobName: orDefault(*jobName, "initscope-"+sw.Name), Time: *timeLimit, CPUsPerTask: *cpus, Mem: *mem, Partition: *partition,
-		Output: filepath.Join(logs, "%x-%A_%a.out"), Binary: bin, ExtraArgs: extra,
+		Output: filepath.Join(logs, "%x-%A_%a.out"), Binary: bin, ExtraArgs: dataDirArgs(*dataDir),
 	})
 	if err != nil {
 		return fail(stderr, fs.cmd, exitUsage, "%v", err)
@@ -382,14 +407,11 @@ func runSweepK8s(args []string, stdout, stderr io.Writer) int {
 	binary := fs.String("binary", "", "the initscope executable in the image (default initscope on PATH)")
 	dataDir := fs.String("data-dir", "", "directory of the CIFAR-10 binary files inside the pod")
 	sweepPath := fs.String("sweep-path", "", "where the pod reads the sweep file (default DIR/sweeps/NAME.json, on the volume: copy the sweep there)")
-	ops, code, ok := parseOperands(fs, args, 1, stdout, stderr)
+	sf, code, ok := sweepOperand(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	sw, n, err := gridSize(ops[0])
-	if err != nil {
-		return fail(stderr, fs.cmd, exitUsage, "%v", err)
-	}
+	sw, n := sf.sweep, sf.tasks
 	if *shards < 0 {
 		return fail(stderr, fs.cmd, exitUsage, "--shards %d: want >= 1, or 0 for min(tasks, 100)", *shards)
 	}
@@ -403,14 +425,10 @@ func runSweepK8s(args []string, stdout, stderr io.Writer) int {
 		jobName = strings.Trim(nonDNS.ReplaceAllString(strings.ToLower("initscope-"+sw.Name), "-"), "-")
 		jobName = strings.TrimRight(jobName[:min(len(jobName), 50)], "-")
 	}
-	var extra []string
-	if *dataDir != "" {
-		extra = append(extra, "--data-dir", *dataDir)
-	}
 	text, err := experiment.K8sIndexedJob(experiment.K8sOptions{
 		Name: jobName, Image: *image, SweepFile: orDefault(*sweepPath, reproduce.SweepPath(dir, sw.Name)), OutDir: dir,
 		Shards: count, Parallelism: *parallelism, ClaimName: *claim, MountPath: *mount,
-		CPU: *cpu, Memory: *memory, Binary: *binary, ExtraArgs: extra,
+		CPU: *cpu, Memory: *memory, Binary: *binary, ExtraArgs: dataDirArgs(*dataDir),
 	})
 	if err != nil {
 		return fail(stderr, fs.cmd, exitUsage, "%v", err)
@@ -420,7 +438,7 @@ func runSweepK8s(args []string, stdout, stderr io.Writer) int {
 	}
 	if *sweepPath == "" {
 		fmt.Fprintf(stderr, "sweep k8s: the pods read the sweep from %s: copy %s there (e.g. kubectl cp) before applying\n",
-			reproduce.SweepPath(dir, sw.Name), ops[0])
+			reproduce.SweepPath(dir, sw.Name), sf.path)
 	}
 	return exitOK
 }

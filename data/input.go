@@ -1,0 +1,74 @@
+package data
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+)
+
+// GaussianSeed seeds the fixed "gaussian" input of FixedInput, so that every
+// run sees the same x.
+const GaussianSeed = 20180301
+
+// InputError reports a fixed-input name that FixedInput cannot use: an
+// unknown form, a bad image index or a size that does not match. Failures to
+// read a data set are other errors.
+type InputError struct {
+	Name string // the input name as given
+	Msg  string // what is wrong with it
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("%q: %s", e.Name, e.Msg) }
+
+// FixedInput returns the fixed input called name, of size values: "ones",
+// "gaussian" (standard normal entries from GaussianSeed) or DATASET:K, test
+// image K of a data set (pixels scaled to [0,1]) read from dir as Image reads
+// it, whose size must match. A name that is malformed, unknown or of the wrong
+// size gives an *InputError; a data set that cannot be read, the error from
+// Image.
+func FixedInput(name, dir string, size int) ([]float64, error) {
+	x := make([]float64, size)
+	switch name {
+	case "ones":
+		for i := range x {
+			x[i] = 1
+		}
+		return x, nil
+	case "gaussian":
+		r := rand.New(rand.NewPCG(GaussianSeed, 0))
+		for i := range x {
+			x[i] = r.NormFloat64()
+		}
+		return x, nil
+	}
+	ds, idx, found := strings.Cut(name, ":")
+	info, err := Describe(ds)
+	if !found || err != nil {
+		return nil, &InputError{name, fmt.Sprintf("want ones, gaussian or DATASET:K with DATASET one of %s", strings.Join(Names(), ", "))}
+	}
+	k, err := strconv.Atoi(idx)
+	if err != nil || k < 0 {
+		return nil, &InputError{name, fmt.Sprintf("image index %q: want a whole number >= 0", idx)}
+	}
+	if info.Size() != size {
+		return nil, &InputError{name, fmt.Sprintf("a %s image has %d values but the net's input has %d", ds, info.Size(), size)}
+	}
+	x, _, err = Image(ds, dir, Test, k)
+	return x, err
+}
+
+// InputMoments returns the moments of an input x that the theory takes: M0 =
+// ||x||_2^2/len(x) and L4 = ||x||_4^4/||x||_2^4. Both are 0 when x is empty
+// or all zeros.
+func InputMoments(x []float64) (m0, l4 float64) {
+	var s2, s4 float64
+	for _, v := range x {
+		s2 += v * v
+		s4 += v * v * v * v
+	}
+	if s2 == 0 {
+		return 0, 0
+	}
+	return s2 / float64(len(x)), s4 / (s2 * s2)
+}
