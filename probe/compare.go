@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/initscope/initscope/num"
+
 	"github.com/initscope/initscope/theory"
 )
 
@@ -33,7 +35,7 @@ type Report struct {
 	Method  Method `json:"method"`
 	Backend string `json:"backend"`
 	// M0 is ||x||^2/n0 of the input.
-	M0 theory.Number `json:"m0"`
+	M0 num.Number `json:"m0"`
 	// Layers has one entry per layer of the net, in the prediction's order.
 	Layers []LayerReport `json:"layers"`
 	// EmpiricalVariance is Var_hat[M]/M_0^2 across the plain ReLU layers.
@@ -50,20 +52,20 @@ type Report struct {
 
 // Quantiles are the 5%, 50% and 95% quantiles of a quantity.
 type Quantiles struct {
-	P05 theory.Number `json:"p05"`
-	P50 theory.Number `json:"p50"`
-	P95 theory.Number `json:"p95"`
+	P05 num.Number `json:"p05"`
+	P50 num.Number `json:"p50"`
+	P95 num.Number `json:"p95"`
 }
 
 // LayerZ holds the z-scores (measured - theory) / SE of one layer's
 // measurements against the exact predictions; null where the prediction is
 // not exact or not known.
 type LayerZ struct {
-	MeanRatio         theory.Number `json:"mean_ratio"`
-	SecondMomentRatio theory.Number `json:"second_moment_ratio"`
-	LogMean           theory.Number `json:"log_mean"`
-	LogVar            theory.Number `json:"log_var"`
-	DeadFraction      theory.Number `json:"dead_fraction"`
+	MeanRatio         num.Number `json:"mean_ratio"`
+	SecondMomentRatio num.Number `json:"second_moment_ratio"`
+	LogMean           num.Number `json:"log_mean"`
+	LogVar            num.Number `json:"log_var"`
+	DeadFraction      num.Number `json:"dead_fraction"`
 }
 
 // LayerReport is one layer's measurements with its prediction. Ratios are
@@ -75,21 +77,21 @@ type LayerReport struct {
 	Kind  string `json:"kind"`
 	// MeanRatio is the sample mean of M_j/M_0, MeanRatioSE its SE,
 	// Log10MeanRatio its log10 (finite where MeanRatio overflows).
-	MeanRatio      theory.Number `json:"mean_ratio"`
-	MeanRatioSE    theory.Number `json:"mean_ratio_se"`
-	Log10MeanRatio theory.Number `json:"log10_mean_ratio"`
+	MeanRatio      num.Number `json:"mean_ratio"`
+	MeanRatioSE    num.Number `json:"mean_ratio_se"`
+	Log10MeanRatio num.Number `json:"log10_mean_ratio"`
 	// SecondMomentRatio is the sample mean of (M_j/M_0)^2, with SE and log10.
-	SecondMomentRatio      theory.Number `json:"second_moment_ratio"`
-	SecondMomentRatioSE    theory.Number `json:"second_moment_ratio_se"`
-	Log10SecondMomentRatio theory.Number `json:"log10_second_moment_ratio"`
+	SecondMomentRatio      num.Number `json:"second_moment_ratio"`
+	SecondMomentRatioSE    num.Number `json:"second_moment_ratio_se"`
+	Log10SecondMomentRatio num.Number `json:"log10_second_moment_ratio"`
 	// LogMean and LogVar are the mean and variance of ln(M_j/M_0) over the
 	// live samples, with their standard errors.
-	LogMean   theory.Number `json:"log_mean"`
-	LogMeanSE theory.Number `json:"log_mean_se"`
-	LogVar    theory.Number `json:"log_var"`
-	LogVarSE  theory.Number `json:"log_var_se"`
+	LogMean   num.Number `json:"log_mean"`
+	LogMeanSE num.Number `json:"log_mean_se"`
+	LogVar    num.Number `json:"log_var"`
+	LogVarSE  num.Number `json:"log_var_se"`
 	// DeadFraction is the fraction of samples with M_j = 0.
-	DeadFraction theory.Number `json:"dead_fraction"`
+	DeadFraction num.Number `json:"dead_fraction"`
 	// Quantiles are those of M_j/M_0, LogQuantiles those of ln(M_j/M_0).
 	Quantiles    Quantiles `json:"quantiles"`
 	LogQuantiles Quantiles `json:"log_quantiles"`
@@ -111,28 +113,28 @@ type LayerReport struct {
 type MomentReport struct {
 	// Mean is the sample mean of Q, SE its standard error and Log10Mean its
 	// log10 (finite where Mean overflows).
-	Mean      theory.Number `json:"mean"`
-	SE        theory.Number `json:"se"`
-	Log10Mean theory.Number `json:"log10_mean"`
+	Mean      num.Number `json:"mean"`
+	SE        num.Number `json:"se"`
+	Log10Mean num.Number `json:"log10_mean"`
 	// LogMean and LogVar are the mean and variance of ln Q over the samples
 	// with Q > 0, with their standard errors.
-	LogMean   theory.Number `json:"log_mean"`
-	LogMeanSE theory.Number `json:"log_mean_se"`
-	LogVar    theory.Number `json:"log_var"`
-	LogVarSE  theory.Number `json:"log_var_se"`
+	LogMean   num.Number `json:"log_mean"`
+	LogMeanSE num.Number `json:"log_mean_se"`
+	LogVar    num.Number `json:"log_var"`
+	LogVarSE  num.Number `json:"log_var_se"`
 	// ZeroFraction is the fraction of samples with Q = 0.
-	ZeroFraction theory.Number `json:"zero_fraction"`
+	ZeroFraction num.Number `json:"zero_fraction"`
 	// Quantiles are the 5%, 50% and 95% quantiles of Q.
 	Quantiles Quantiles `json:"quantiles"`
 	// HeavyTail says Var[ln Q] > HeavyTailLogVar: Mean is carried by rare
 	// samples, and its z-score is not flagged.
 	HeavyTail bool `json:"heavy_tail"`
 	// TheoryMean is the theory's E[Q], Unknown where it has none.
-	TheoryMean theory.Number `json:"theory_mean"`
+	TheoryMean num.Number `json:"theory_mean"`
 	// Exact says whether TheoryMean is exact; Z is (Mean - TheoryMean)/SE
 	// when it is.
-	Exact bool          `json:"exact"`
-	Z     theory.Number `json:"z"`
+	Exact bool       `json:"exact"`
+	Z     num.Number `json:"z"`
 	// Layers is the number of layers Var_hat runs over (empirical variance only).
 	Layers int `json:"layers,omitempty"`
 }
@@ -146,7 +148,7 @@ func Compare(r *Result, p *theory.Prediction) (*Report, error) {
 	rep := &Report{
 		Net: p.Net, Init: p.Init, WeightLaw: p.WeightLaw, BiasLaw: p.BiasLaw,
 		Samples: r.Samples, Seed: r.Seed, Method: r.Method, Backend: r.Backend,
-		M0: theory.Number(r.M0), Flags: []string{}, Theory: p,
+		M0: num.Number(r.M0), Flags: []string{}, Theory: p,
 	}
 	zeroBias := true
 	for _, t := range p.Layers {
@@ -156,12 +158,12 @@ func Compare(r *Result, p *theory.Prediction) (*Report, error) {
 		t := p.Layers[j]
 		l := LayerReport{
 			Index: t.Index, Kind: t.Kind,
-			MeanRatio: theory.Number(s.Mean), MeanRatioSE: theory.Number(s.MeanSE), Log10MeanRatio: theory.Number(s.Log10Mean),
-			SecondMomentRatio: theory.Number(s.SecondMoment), SecondMomentRatioSE: theory.Number(s.SecondMomentSE),
-			Log10SecondMomentRatio: theory.Number(s.Log10SecondMoment),
-			LogMean:                theory.Number(s.LogMean), LogMeanSE: theory.Number(s.LogMeanSE),
-			LogVar: theory.Number(s.LogVar), LogVarSE: theory.Number(s.LogVarSE),
-			DeadFraction: theory.Number(s.DeadFraction),
+			MeanRatio: num.Number(s.Mean), MeanRatioSE: num.Number(s.MeanSE), Log10MeanRatio: num.Number(s.Log10Mean),
+			SecondMomentRatio: num.Number(s.SecondMoment), SecondMomentRatioSE: num.Number(s.SecondMomentSE),
+			Log10SecondMomentRatio: num.Number(s.Log10SecondMoment),
+			LogMean:                num.Number(s.LogMean), LogMeanSE: num.Number(s.LogMeanSE),
+			LogVar: num.Number(s.LogVar), LogVarSE: num.Number(s.LogVarSE),
+			DeadFraction: num.Number(s.DeadFraction),
 			Quantiles:    quantiles(s, math.Exp), LogQuantiles: quantiles(s, func(x float64) float64 { return x }),
 			HeavyTail: s.HeavyTail, Theory: t,
 		}
@@ -171,7 +173,7 @@ func Compare(r *Result, p *theory.Prediction) (*Report, error) {
 			SecondMomentRatio: c.z("E[(M/M0)^2]", s.SecondMoment, s.SecondMomentSE, t.SecondMomentRatio, t.SecondMomentExact, !(4*s.LogVar > HeavyTailLogVar)),
 			LogMean:           c.z("E[ln M/M0]", s.LogMean, s.LogMeanSE, t.LogMean, t.LogExact, true),
 			LogVar:            c.z("Var[ln M/M0]", s.LogVar, s.LogVarSE, t.LogVar, t.LogExact && !t.LogVarUpperBound, true),
-			DeadFraction:      theory.Unknown,
+			DeadFraction:      num.Unknown,
 		}
 		if pd := float64(t.DeadProbability); zeroBias && p.DeadExact && t.DeadProbability.Known() && float64(r.Samples)*pd*(1-pd) >= minDeadVariance {
 			l.Z.DeadFraction = c.z("dead fraction", s.DeadFraction, math.Sqrt(pd*(1-pd)/float64(r.Samples)), t.DeadProbability, true, true)
@@ -194,9 +196,9 @@ func Compare(r *Result, p *theory.Prediction) (*Report, error) {
 	c := comparer{rep: rep, where: "empirical variance"}
 	rep.EmpiricalVariance.Z = c.z("E[Var_hat/M0^2]", r.EmpiricalVariance.Mean, r.EmpiricalVariance.MeanSE, ev.Relative, ev.Exact, !r.EmpiricalVariance.HeavyTail)
 
-	jm := theory.Unknown
+	jm := num.Unknown
 	if p.Jacobian.MeanSquare.Known() {
-		jm = theory.Number(float64(p.Jacobian.MeanSquare) * float64(r.Outputs))
+		jm = num.Number(float64(p.Jacobian.MeanSquare) * float64(r.Outputs))
 	}
 	rep.Jacobian = moments(r.Jacobian, jm, p.Jacobian.Exact)
 	c.where = "Jacobian"
@@ -213,30 +215,30 @@ type comparer struct {
 // z returns (measured - predicted)/se when the prediction is exact and
 // known, else Unknown, and flags |z| > FlagZ when the measurement is
 // reliable (its mean not dominated by rare samples).
-func (c comparer) z(what string, measured, se float64, predicted theory.Number, exact, reliable bool) theory.Number {
+func (c comparer) z(what string, measured, se float64, predicted num.Number, exact, reliable bool) num.Number {
 	if !exact || !predicted.Known() || !(se > 0) || math.IsNaN(measured) || math.IsInf(measured, 0) {
-		return theory.Unknown
+		return num.Unknown
 	}
 	z := (measured - float64(predicted)) / se
 	if math.Abs(z) > FlagZ && reliable {
 		c.rep.Flags = append(c.rep.Flags, fmt.Sprintf("%s: %s measured %.4g ± %.2g, theory %.4g (z = %+.1f)", c.where, what, measured, se, float64(predicted), z))
 	}
-	return theory.Number(z)
+	return num.Number(z)
 }
 
 // quantiles applies f to the summary's log quantiles.
 func quantiles(s Summary, f func(float64) float64) Quantiles {
 	q := s.LogQuantiles
-	return Quantiles{P05: theory.Number(f(q[0])), P50: theory.Number(f(q[1])), P95: theory.Number(f(q[2]))}
+	return Quantiles{P05: num.Number(f(q[0])), P50: num.Number(f(q[1])), P95: num.Number(f(q[2]))}
 }
 
 // moments builds a MomentReport without its z-score.
-func moments(s Summary, predicted theory.Number, exact bool) MomentReport {
+func moments(s Summary, predicted num.Number, exact bool) MomentReport {
 	return MomentReport{
-		Mean: theory.Number(s.Mean), SE: theory.Number(s.MeanSE), Log10Mean: theory.Number(s.Log10Mean),
-		LogMean: theory.Number(s.LogMean), LogMeanSE: theory.Number(s.LogMeanSE),
-		LogVar: theory.Number(s.LogVar), LogVarSE: theory.Number(s.LogVarSE),
-		ZeroFraction: theory.Number(s.DeadFraction), Quantiles: quantiles(s, math.Exp),
-		HeavyTail: s.HeavyTail, TheoryMean: predicted, Exact: exact && predicted.Known(), Z: theory.Unknown,
+		Mean: num.Number(s.Mean), SE: num.Number(s.MeanSE), Log10Mean: num.Number(s.Log10Mean),
+		LogMean: num.Number(s.LogMean), LogMeanSE: num.Number(s.LogMeanSE),
+		LogVar: num.Number(s.LogVar), LogVarSE: num.Number(s.LogVarSE),
+		ZeroFraction: num.Number(s.DeadFraction), Quantiles: quantiles(s, math.Exp),
+		HeavyTail: s.HeavyTail, TheoryMean: predicted, Exact: exact && predicted.Known(), Z: num.Unknown,
 	}
 }

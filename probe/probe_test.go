@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/initscope/initscope/num"
+
 	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/theory"
 	"github.com/initscope/initscope/weightinit"
@@ -33,7 +35,7 @@ func report(t testing.TB, net *arch.Net, init weightinit.Init, x []float64, samp
 }
 
 // checkZ fails the test when a z-score is beyond 5.
-func checkZ(t *testing.T, what string, z theory.Number) {
+func checkZ(t *testing.T, what string, z num.Number) {
 	t.Helper()
 	if z.Known() && math.Abs(float64(z)) > 5 {
 		t.Errorf("%s: z = %.2f, beyond 5 SE of the theory", what, float64(z))

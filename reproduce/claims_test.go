@@ -5,8 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/initscope/initscope/num"
+
 	"github.com/initscope/initscope/probe"
-	"github.com/initscope/initscope/theory"
 )
 
 // cellOf makes a training point from the epochs to the target of its runs,
@@ -47,8 +48,8 @@ func synthFig1() *fig1Data {
 		for _, in := range d.inits {
 			k := initDepth{in, depth}
 			l := float64(depth) * math.Log10(d.factor[in])
-			d.theory[k] = LayerTheory{Log10MeanRatio: theory.Number(l), MeanExact: true}
-			d.probe[k] = &ProbeLayer{Log10MeanRatio: theory.Number(l + 0.05), MeanRatio: theory.Number(math.Pow(10, l+0.05))}
+			d.theory[k] = LayerTheory{Log10MeanRatio: num.Number(l), MeanExact: true}
+			d.probe[k] = &ProbeLayer{Log10MeanRatio: num.Number(l + 0.05), MeanRatio: num.Number(math.Pow(10, l+0.05))}
 		}
 		d.epochs[initDepth{"he-normal", depth}] = cellOf(0.1, 0.15)
 		d.epochs[initDepth{"lecun-normal", depth}] = lecun[i]
@@ -104,10 +105,10 @@ func TestCheckFig1(t *testing.T) {
 func synthProbe(logVar, ev, z float64) *ProbeResult {
 	return &ProbeResult{
 		OutputLayer: 1, Samples: 1000000,
-		Layers: []ProbeLayer{{Index: 1, LogVar: theory.Number(logVar), LogVarSE: 0.01, Z: probe.LayerZ{LogVar: 0.3},
-			Theory: LayerTheory{LogVar: theory.Number(logVar), Log10SecondMomentRatio: 1}}},
-		EmpiricalVariance: probe.MomentReport{Mean: theory.Number(ev), SE: theory.Number(ev / 50), TheoryMean: theory.Number(ev),
-			Exact: true, Z: theory.Number(z)},
+		Layers: []ProbeLayer{{Index: 1, LogVar: num.Number(logVar), LogVarSE: 0.01, Z: probe.LayerZ{LogVar: 0.3},
+			Theory: LayerTheory{LogVar: num.Number(logVar), Log10SecondMomentRatio: 1}}},
+		EmpiricalVariance: probe.MomentReport{Mean: num.Number(ev), SE: num.Number(ev / 50), TheoryMean: num.Number(ev),
+			Exact: true, Z: num.Number(z)},
 	}
 }
 
@@ -191,7 +192,7 @@ func synthFig3() *fig3Data {
 		for _, L := range d.blocks {
 			x := float64(L)
 			for s, v := range map[string]float64{"1": 0.45 * x, "0.5^l": 0.35, "1/l": 0.3 * math.Log2(x)} {
-				d.probe[fig3Key{endSchedule{end, s}, L}] = &ProbeLayer{Log10MeanRatio: theory.Number(v)}
+				d.probe[fig3Key{endSchedule{end, s}, L}] = &ProbeLayer{Log10MeanRatio: num.Number(v)}
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/initscope/initscope/num"
+
 	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/probe"
@@ -23,19 +25,19 @@ type LayerTheory struct {
 	// MeanRatio is E[M_j]/M_0 and Log10MeanRatio its log10; where only
 	// bounds are known (residual modules ending in a ReLU) both are null and
 	// the bounds are Log10MeanRatioLower and Log10MeanRatioUpper.
-	MeanRatio           theory.Number `json:"mean_ratio"`
-	Log10MeanRatio      theory.Number `json:"log10_mean_ratio"`
-	Log10MeanRatioLower theory.Number `json:"log10_mean_ratio_lower"`
-	Log10MeanRatioUpper theory.Number `json:"log10_mean_ratio_upper"`
+	MeanRatio           num.Number `json:"mean_ratio"`
+	Log10MeanRatio      num.Number `json:"log10_mean_ratio"`
+	Log10MeanRatioLower num.Number `json:"log10_mean_ratio_lower"`
+	Log10MeanRatioUpper num.Number `json:"log10_mean_ratio_upper"`
 	// MeanExact says whether the mean is exact.
 	MeanExact bool `json:"mean_exact"`
 	// Log10SecondMomentRatio is log10 E[M_j^2]/M_0^2.
-	Log10SecondMomentRatio theory.Number `json:"log10_second_moment_ratio"`
+	Log10SecondMomentRatio num.Number `json:"log10_second_moment_ratio"`
 	// LogMean and LogVar are E and Var of ln(M_j/M_0); LogExact says
 	// whether they are exact.
-	LogMean  theory.Number `json:"log_mean"`
-	LogVar   theory.Number `json:"log_var"`
-	LogExact bool          `json:"log_exact"`
+	LogMean  num.Number `json:"log_mean"`
+	LogVar   num.Number `json:"log_var"`
+	LogExact bool       `json:"log_exact"`
 }
 
 func newLayerTheory(l theory.Layer) LayerTheory {
@@ -52,12 +54,12 @@ func newLayerTheory(l theory.Layer) LayerTheory {
 type PredictResult struct {
 	// Net, Init, WeightLaw and BiasLaw are as in theory.Prediction; Input
 	// names the fixed input (DATASET:K) and M0 is its ||x||^2/n0.
-	Net       string        `json:"net"`
-	Init      string        `json:"init"`
-	WeightLaw string        `json:"weight_law"`
-	BiasLaw   string        `json:"bias_law"`
-	Input     string        `json:"input"`
-	M0        theory.Number `json:"m0"`
+	Net       string     `json:"net"`
+	Init      string     `json:"init"`
+	WeightLaw string     `json:"weight_law"`
+	BiasLaw   string     `json:"bias_law"`
+	Input     string     `json:"input"`
+	M0        num.Number `json:"m0"`
 	// Depth is the number of ReLU layers and Beta the sum of their 1/width.
 	Depth int     `json:"depth"`
 	Beta  float64 `json:"beta"`
@@ -67,9 +69,9 @@ type PredictResult struct {
 	OutputLayer int `json:"output_layer"`
 	// FM1 and FM2 are the verdicts (ok, vanishing, exploding; ok, warning,
 	// failing) and FM2LogVar the fluctuation statistic they rest on.
-	FM1       string        `json:"fm1"`
-	FM2       string        `json:"fm2"`
-	FM2LogVar theory.Number `json:"fm2_log_var"`
+	FM1       string     `json:"fm1"`
+	FM2       string     `json:"fm2"`
+	FM2LogVar num.Number `json:"fm2_log_var"`
 	// EmpiricalVariance is E[Var_hat[M]] across the ReLU layers.
 	EmpiricalVariance theory.EmpiricalVariance `json:"empirical_variance"`
 	// Layers has one entry per layer of the net.
@@ -115,17 +117,17 @@ type ProbeLayer struct {
 	Kind  string `json:"kind"`
 	// MeanRatio is the sample mean of M_j/M_0, MeanRatioSE its standard
 	// error and Log10MeanRatio its log10 (finite where the mean overflows).
-	MeanRatio      theory.Number `json:"mean_ratio"`
-	MeanRatioSE    theory.Number `json:"mean_ratio_se"`
-	Log10MeanRatio theory.Number `json:"log10_mean_ratio"`
+	MeanRatio      num.Number `json:"mean_ratio"`
+	MeanRatioSE    num.Number `json:"mean_ratio_se"`
+	Log10MeanRatio num.Number `json:"log10_mean_ratio"`
 	// LogMean and LogVar are the mean and variance of ln(M_j/M_0) over the
 	// live samples, with standard errors.
-	LogMean   theory.Number `json:"log_mean"`
-	LogMeanSE theory.Number `json:"log_mean_se"`
-	LogVar    theory.Number `json:"log_var"`
-	LogVarSE  theory.Number `json:"log_var_se"`
+	LogMean   num.Number `json:"log_mean"`
+	LogMeanSE num.Number `json:"log_mean_se"`
+	LogVar    num.Number `json:"log_var"`
+	LogVarSE  num.Number `json:"log_var_se"`
 	// DeadFraction is the fraction of samples with M_j = 0.
-	DeadFraction theory.Number `json:"dead_fraction"`
+	DeadFraction num.Number `json:"dead_fraction"`
 	// HeavyTail says the mean is carried by rare samples (probe.Summary).
 	HeavyTail bool `json:"heavy_tail"`
 	// WithinBounds says, where the theory has only bounds, whether the mean
@@ -142,13 +144,13 @@ type ProbeLayer struct {
 type ProbeResult struct {
 	// Net, Init, WeightLaw, BiasLaw, Input, M0 and OutputLayer are as in
 	// PredictResult.
-	Net         string        `json:"net"`
-	Init        string        `json:"init"`
-	WeightLaw   string        `json:"weight_law"`
-	BiasLaw     string        `json:"bias_law"`
-	Input       string        `json:"input"`
-	M0          theory.Number `json:"m0"`
-	OutputLayer int           `json:"output_layer"`
+	Net         string     `json:"net"`
+	Init        string     `json:"init"`
+	WeightLaw   string     `json:"weight_law"`
+	BiasLaw     string     `json:"bias_law"`
+	Input       string     `json:"input"`
+	M0          num.Number `json:"m0"`
+	OutputLayer int        `json:"output_layer"`
 	// Depth is the number of ReLU layers and Beta the sum of their 1/width.
 	Depth int     `json:"depth"`
 	Beta  float64 `json:"beta"`

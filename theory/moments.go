@@ -2,6 +2,8 @@ package theory
 
 import (
 	"math"
+
+	"github.com/initscope/initscope/num"
 )
 
 // EmpiricalVariance is E[Var_hat[M]], the expected empirical variance of the
@@ -16,10 +18,10 @@ import (
 // zero biases it equals (M_0^2/d^2) sum_j (2j - d - 1) A_j.
 type EmpiricalVariance struct {
 	// Relative is E[Var_hat]/M_0^2 and Log10Relative its log10.
-	Relative      Number `json:"relative"`
-	Log10Relative Number `json:"log10_relative"`
+	Relative      num.Number `json:"relative"`
+	Log10Relative num.Number `json:"log10_relative"`
 	// Value is E[Var_hat] itself (Unknown when M_0 was not given).
-	Value Number `json:"value"`
+	Value num.Number `json:"value"`
 	// Layers is d, the number of plain ReLU layers it runs over.
 	Layers int `json:"layers"`
 	// Exact says whether the value is exact.
@@ -30,7 +32,7 @@ type EmpiricalVariance struct {
 
 func (w *walker) empiricalVariance() EmpiricalVariance {
 	d := len(w.relus)
-	ev := EmpiricalVariance{Relative: Unknown, Log10Relative: Unknown, Value: Unknown, Layers: d}
+	ev := EmpiricalVariance{Relative: num.Unknown, Log10Relative: num.Unknown, Value: num.Unknown, Layers: d}
 	switch {
 	case d == 0:
 		ev.Note = "no plain ReLU layers"
@@ -49,9 +51,9 @@ func (w *walker) empiricalVariance() EmpiricalVariance {
 		}
 	}
 	ln := empiricalVarianceLn(w.relus)
-	ev.Relative, ev.Log10Relative = fromLn(ln)
+	ev.Relative, ev.Log10Relative = num.FromLn(ln)
 	if w.opt.M0 > 0 {
-		ev.Value = Number(math.Exp(ln + 2*math.Log(w.opt.M0)))
+		ev.Value = num.Number(math.Exp(ln + 2*math.Log(w.opt.M0)))
 	}
 	last := w.relus[d-1]
 	ev.Exact = last.exact && w.affineExact
@@ -80,17 +82,17 @@ func empiricalVarianceLn(rs []reluRecord) float64 {
 	for j := d - 1; j >= 0; j-- {
 		r := rs[j]
 		if j < d-1 {
-			carry := logAdd(0, lnAlpha)
-			lnAlpha, lnGamma = carry+r.lnA, logAdd(carry+r.lnB, lnGamma)
+			carry := num.LogAdd(0, lnAlpha)
+			lnAlpha, lnGamma = carry+r.lnA, num.LogAdd(carry+r.lnB, lnGamma)
 		}
-		s2 = logAdd(s2, r.second)
-		x = logAdd(x, logAdd(lnAlpha+r.second, lnGamma+r.mean))
+		s2 = num.LogAdd(s2, r.second)
+		x = num.LogAdd(x, num.LogAdd(lnAlpha+r.second, lnGamma+r.mean))
 	}
 	a, b := math.Log(float64(d-1))+s2, math.Ln2+x
 	if b >= a {
 		return negInf
 	}
-	return logSub(a, b) - 2*math.Log(float64(d))
+	return num.LogSub(a, b) - 2*math.Log(float64(d))
 }
 
 // jacobianLayer is what the Jacobian moments need about one dense layer.
@@ -114,12 +116,12 @@ type jacobianLayer struct {
 // nets have no value here: measure them with probe.
 type Jacobian struct {
 	// MeanSquare is E[Z^2], FourthMoment E[Z^4], with their log10s.
-	MeanSquare      Number `json:"mean_square"`
-	Log10MeanSquare Number `json:"log10_mean_square"`
-	FourthMoment    Number `json:"fourth_moment"`
-	Log10Fourth     Number `json:"log10_fourth_moment"`
+	MeanSquare      num.Number `json:"mean_square"`
+	Log10MeanSquare num.Number `json:"log10_mean_square"`
+	FourthMoment    num.Number `json:"fourth_moment"`
+	Log10Fourth     num.Number `json:"log10_fourth_moment"`
 	// Ratio is E[Z^4]/E[Z^2]^2, the Jacobian's counterpart of exp(5 beta).
-	Ratio Number `json:"fourth_over_square_squared"`
+	Ratio num.Number `json:"fourth_over_square_squared"`
 	// Exact says whether the values are exact.
 	Exact bool `json:"exact"`
 	// Note says why the values are unknown or approximate.
@@ -127,7 +129,7 @@ type Jacobian struct {
 }
 
 func (w *walker) jacobian() Jacobian {
-	j := Jacobian{MeanSquare: Unknown, Log10MeanSquare: Unknown, FourthMoment: Unknown, Log10Fourth: Unknown, Ratio: Unknown}
+	j := Jacobian{MeanSquare: num.Unknown, Log10MeanSquare: num.Unknown, FourthMoment: num.Unknown, Log10Fourth: num.Unknown, Ratio: num.Unknown}
 	if !w.onlyDense || len(w.jac) == 0 {
 		j.Note = "defined here for dense nets only: measure conv, pooling and residual nets with probe"
 		return j
@@ -149,9 +151,9 @@ func (w *walker) jacobian() Jacobian {
 			lnRatio += math.Log1p(2 / float64(l.width))
 		}
 	}
-	j.MeanSquare, j.Log10MeanSquare = fromLn(lnZ2)
-	j.FourthMoment, j.Log10Fourth = fromLn(2*lnZ2 + lnRatio)
-	j.Ratio = Number(math.Exp(lnRatio))
+	j.MeanSquare, j.Log10MeanSquare = num.FromLn(lnZ2)
+	j.FourthMoment, j.Log10Fourth = num.FromLn(2*lnZ2 + lnRatio)
+	j.Ratio = num.Number(math.Exp(lnRatio))
 	if !j.Exact {
 		j.Note = "approximate: exact only for Gaussian weights and zero biases"
 	}

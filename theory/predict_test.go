@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/initscope/initscope/num"
+
 	"gonum.org/v1/gonum/floats/scalar"
 
 	"github.com/initscope/initscope/arch"
@@ -301,7 +303,7 @@ func TestExplodingStaysFinite(t *testing.T) {
 		if p.FM1.Verdict != Exploding {
 			t.Errorf("%s: verdict %s", c.spec, p.FM1.Verdict)
 		}
-		for _, v := range []Number{last.Log10SecondMomentRatio, last.LogMean, last.LogVar, p.EmpiricalVariance.Log10Relative, p.Jacobian.Log10MeanSquare, p.Jacobian.Log10Fourth} {
+		for _, v := range []num.Number{last.Log10SecondMomentRatio, last.LogMean, last.LogVar, p.EmpiricalVariance.Log10Relative, p.Jacobian.Log10MeanSquare, p.Jacobian.Log10Fourth} {
 			if !v.Known() {
 				t.Errorf("%s: a log value is %v", c.spec, float64(v))
 			}
@@ -386,11 +388,11 @@ func TestAdvice(t *testing.T) {
 }
 
 func TestNumberJSON(t *testing.T) {
-	b, err := json.Marshal([]Number{1.5, Unknown, Number(math.Inf(1)), 1e300})
+	b, err := json.Marshal([]num.Number{1.5, num.Unknown, num.Number(math.Inf(1)), 1e300})
 	if err != nil || string(b) != "[1.5,null,null,1e+300]" {
 		t.Fatalf("got %s, %v", b, err)
 	}
-	var back []Number
+	var back []num.Number
 	if err := json.Unmarshal(b, &back); err != nil || back[0] != 1.5 || back[1].Known() || back[3] != 1e300 {
 		t.Errorf("round trip: %v, %v", back, err)
 	}

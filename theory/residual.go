@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/initscope/initscope/num"
+
 	"github.com/initscope/initscope/arch"
 )
 
@@ -76,7 +78,7 @@ func (bl block) meanMap() meanMap {
 	ga, gb, ba, bb := bl.moduleGains()
 	lnEta2 := 2 * math.Log(bl.eta)
 	lnNb := func(m float64) float64 { return affineLog(affineLog(m, ga, ba), gb, bb) }
-	lnA := func(m float64) float64 { return logAdd(m, lnEta2+lnNb(m)) }
+	lnA := func(m float64) float64 { return num.LogAdd(m, lnEta2+lnNb(m)) }
 	homogeneous := ba == 0 && bb == 0
 	if !bl.endReLU {
 		return meanMap{lo: lnA, hi: lnA, exact: bl.exact, homogeneous: homogeneous}
@@ -84,16 +86,16 @@ func (bl block) meanMap() meanMap {
 	cross := func(rho, m float64) float64 {
 		return math.Log(2*bl.eta*rho*bl.tau) + 0.5*(m+lnNb(m)-math.Log(math.Pi))
 	}
-	hi := func(m float64) float64 { return logAdd(lnA(m), cross(1, m)) }
+	hi := func(m float64) float64 { return num.LogAdd(lnA(m), cross(1, m)) }
 	lo := func(m float64) float64 {
 		if bl.rhoLo >= 0 {
-			return logAdd(lnA(m), cross(bl.rhoLo, m))
+			return num.LogAdd(lnA(m), cross(bl.rhoLo, m))
 		}
 		a, c := lnA(m), cross(-bl.rhoLo, m)
 		if c >= a {
 			return math.Inf(-1)
 		}
-		return logSub(a, c)
+		return num.LogSub(a, c)
 	}
 	return meanMap{lo: lo, hi: hi, homogeneous: homogeneous}
 }
@@ -181,7 +183,7 @@ func (w *walker) residual(out *Layer, l arch.Layer) meanMap {
 	bl.first.describe(out, l.Module[0].FanIn())
 	out.FanIn = l.Module[0].FanIn()
 	out.Kind = "residual"
-	out.Eta = Number(bl.eta)
+	out.Eta = num.Number(bl.eta)
 	dense := l.Module[0].Kind == arch.Dense
 	gaussian := bl.first.gaussian && bl.last.gaussian
 	zeroBias := bl.first.zeroBias && bl.last.zeroBias
@@ -191,9 +193,9 @@ func (w *walker) residual(out *Layer, l arch.Layer) meanMap {
 	w.noteC(bl.last)
 	g := bl.gain()
 	if g.isPoint() {
-		out.Gain = Number(math.Exp(g.lo))
+		out.Gain = num.Number(math.Exp(g.lo))
 	} else {
-		out.GainLower, out.GainUpper = Number(math.Exp(g.lo)), Number(math.Exp(g.hi))
+		out.GainLower, out.GainUpper = num.Number(math.Exp(g.lo)), num.Number(math.Exp(g.hi))
 	}
 	mm := bl.meanMap()
 	w.gainExact = w.gainExact && mm.exact
@@ -210,7 +212,7 @@ func (w *walker) residual(out *Layer, l arch.Layer) meanMap {
 	w.blocks = append(w.blocks, bl)
 	stepExact := !bl.endReLU && gaussian && zeroBias
 	w.fm2Exact = w.fm2Exact && stepExact
-	out.LogVarStep = Number(step)
+	out.LogVarStep = num.Number(step)
 	if !bl.endReLU && zeroBias {
 		_, m2 := bl.ratioMoments(0)
 		w.second += math.Log(m2)

@@ -35,6 +35,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/initscope/initscope/num"
+
 	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/weightinit"
 )
@@ -80,9 +82,9 @@ type Prediction struct {
 	BiasLaw   string `json:"bias_law"`
 	// M0 is ||x||^2/n0 of the input the ratios refer to (Unknown when not
 	// given and not needed).
-	M0 Number `json:"m0"`
+	M0 num.Number `json:"m0"`
 	// InputL4 is the ||x||_4^4/||x||_2^4 used for the first layer.
-	InputL4 Number `json:"input_l4"`
+	InputL4 num.Number `json:"input_l4"`
 	// Depth is the number of ReLU layers, those inside residual modules
 	// included (arch.Net.ReLULayers).
 	Depth int `json:"depth"`
@@ -97,7 +99,7 @@ type Prediction struct {
 	// symmetric laws in dense layers; an upper bound for conv layers (a
 	// channel is dead only if it is off at every position). ReLU layers
 	// inside residual modules are left out: a dead module leaves the stream.
-	DeadProbability Number `json:"dead_probability"`
+	DeadProbability num.Number `json:"dead_probability"`
 	// DeadExact says whether DeadProbability is exact.
 	DeadExact bool `json:"dead_exact"`
 	// Layers has one entry per layer of the net, in order.
@@ -132,57 +134,57 @@ type Layer struct {
 	// residual block); 0 without weights.
 	FanIn int `json:"fan_in"`
 	// Eta is the residual scale (residual blocks only).
-	Eta Number `json:"eta"`
+	Eta num.Number `json:"eta"`
 	// WeightVar and BiasVar are the realised variances of one weight and one
 	// bias (truncation included); C is c_j = fan_in * WeightVar.
-	WeightVar Number `json:"weight_var"`
-	BiasVar   Number `json:"bias_var"`
-	C         Number `json:"c"`
+	WeightVar num.Number `json:"weight_var"`
+	BiasVar   num.Number `json:"bias_var"`
+	C         num.Number `json:"c"`
 	// Kurtosis is E[w^4]/E[w^2]^2 of the weight law.
-	Kurtosis Number `json:"kurtosis"`
+	Kurtosis num.Number `json:"kurtosis"`
 	// Gain is the factor by which the layer multiplies E[M] when the biases
 	// are zero: c/2 for a ReLU layer, c for a linear one, 1 + g eta^2 for a
 	// residual block whose module ends linear. It is Unknown for pooling
 	// layers and for blocks ending in a ReLU, which have GainLower and
 	// GainUpper instead. The product of the gains is FM1's signal gain.
-	Gain      Number `json:"gain"`
-	GainLower Number `json:"gain_lower"`
-	GainUpper Number `json:"gain_upper"`
+	Gain      num.Number `json:"gain"`
+	GainLower num.Number `json:"gain_lower"`
+	GainUpper num.Number `json:"gain_upper"`
 	// MeanFactor is E[M_j]/E[M_{j-1}], biases included; Unknown where only
 	// bounds (MeanFactorLower, MeanFactorUpper) are known.
-	MeanFactor      Number `json:"mean_factor"`
-	MeanFactorLower Number `json:"mean_factor_lower"`
-	MeanFactorUpper Number `json:"mean_factor_upper"`
+	MeanFactor      num.Number `json:"mean_factor"`
+	MeanFactorLower num.Number `json:"mean_factor_lower"`
+	MeanFactorUpper num.Number `json:"mean_factor_upper"`
 	// MeanExact says whether the mean factor and the mean ratio are exact.
 	MeanExact bool `json:"mean_exact"`
 	// MeanRatio is E[M_j]/M_0 and Log10MeanRatio its log10; where only
 	// bounds are known, MeanRatio is Unknown and the bounds are in
 	// Log10MeanRatioLower and Log10MeanRatioUpper.
-	MeanRatio           Number `json:"mean_ratio"`
-	Log10MeanRatio      Number `json:"log10_mean_ratio"`
-	Log10MeanRatioLower Number `json:"log10_mean_ratio_lower"`
-	Log10MeanRatioUpper Number `json:"log10_mean_ratio_upper"`
+	MeanRatio           num.Number `json:"mean_ratio"`
+	Log10MeanRatio      num.Number `json:"log10_mean_ratio"`
+	Log10MeanRatioLower num.Number `json:"log10_mean_ratio_lower"`
+	Log10MeanRatioUpper num.Number `json:"log10_mean_ratio_upper"`
 	// SecondMomentRatio is E[M_j^2]/M_0^2, with its log10.
-	SecondMomentRatio      Number `json:"second_moment_ratio"`
-	Log10SecondMomentRatio Number `json:"log10_second_moment_ratio"`
+	SecondMomentRatio      num.Number `json:"second_moment_ratio"`
+	Log10SecondMomentRatio num.Number `json:"log10_second_moment_ratio"`
 	// SecondMomentExact says whether the second moment is exact.
 	SecondMomentExact bool `json:"second_moment_exact"`
 	// LogMean and LogVar are E and Var of ln(M_j/M_0). LogVar is an upper
 	// bound when biases are nonzero (LogVarUpperBound).
-	LogMean          Number `json:"log_mean"`
-	LogVar           Number `json:"log_var"`
-	LogVarUpperBound bool   `json:"log_var_upper_bound"`
+	LogMean          num.Number `json:"log_mean"`
+	LogVar           num.Number `json:"log_var"`
+	LogVarUpperBound bool       `json:"log_var_upper_bound"`
 	// LogVarStep is this layer's own contribution to LogVar, Var[ln R_j];
 	// for a residual block it is ln(E[R^2]/E[R]^2) of the block ratio, the
 	// largest over the admissible stream shapes when the module ends in a
 	// ReLU. The FM2 statistic sums it over ReLU layers and residual blocks.
-	LogVarStep Number `json:"log_var_step"`
+	LogVarStep num.Number `json:"log_var_step"`
 	// LogExact says whether LogMean and LogVar are exact.
 	LogExact bool `json:"log_exact"`
 	// Exact says whether both the second moment and the log moments are exact.
 	Exact bool `json:"exact"`
 	// DeadProbability is P(some plain ReLU layer up to here is dead).
-	DeadProbability Number `json:"dead_probability"`
+	DeadProbability num.Number `json:"dead_probability"`
 	// Notes say what is approximate about this layer and why.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -231,21 +233,21 @@ func Predict(net *arch.Net, opt Options) (*Prediction, error) {
 		Init:      opt.Init.Name,
 		WeightLaw: opt.Init.Weight.String(),
 		BiasLaw:   opt.Init.Bias.String(),
-		M0:        Unknown,
-		InputL4:   Number(w.l4),
+		M0:        num.Unknown,
+		InputL4:   num.Number(w.l4),
 		Depth:     net.ReLULayers(),
 	}
 	if p.Net == "" {
 		p.Net = net.String()
 	}
 	if opt.M0 > 0 {
-		p.M0 = Number(opt.M0)
+		p.M0 = num.Number(opt.M0)
 	}
 	for i, l := range net.Layers {
 		p.Layers = append(p.Layers, w.step(i, l))
 	}
 	p.Beta = w.beta
-	p.DeadProbability = Number(-math.Expm1(w.deadLog))
+	p.DeadProbability = num.Number(-math.Expm1(w.deadLog))
 	p.DeadExact = w.deadExact
 	p.FM1 = w.fm1()
 	p.FM2 = w.fm2()

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/initscope/initscope/num"
+
 	"github.com/initscope/initscope/weightinit"
 )
 
@@ -51,17 +53,17 @@ type FM1 struct {
 	// Product is P and Log10Product its log10; where P has bounds (residual
 	// modules ending in a ReLU) Product and Log10Product are Unknown and the
 	// bounds are in Log10ProductLower and Log10ProductUpper.
-	Product           Number `json:"product"`
-	Log10Product      Number `json:"log10_product"`
-	Log10ProductLower Number `json:"log10_product_lower"`
-	Log10ProductUpper Number `json:"log10_product_upper"`
+	Product           num.Number `json:"product"`
+	Log10Product      num.Number `json:"log10_product"`
+	Log10ProductLower num.Number `json:"log10_product_lower"`
+	Log10ProductUpper num.Number `json:"log10_product_upper"`
 	// Exact says whether P is exact.
 	Exact bool `json:"exact"`
 	// UnknownLayers counts the layers left out of P.
 	UnknownLayers int `json:"unknown_layers"`
 	// MeanRatio is E[M_d]/M_0 with biases, as in the last layer's entry.
-	MeanRatio      Number `json:"mean_ratio"`
-	Log10MeanRatio Number `json:"log10_mean_ratio"`
+	MeanRatio      num.Number `json:"mean_ratio"`
+	Log10MeanRatio num.Number `json:"log10_mean_ratio"`
 	// Log10Threshold is FM1Log10Threshold.
 	Log10Threshold float64 `json:"log10_threshold"`
 	// Summary says the above in one sentence.
@@ -80,10 +82,10 @@ type FM2 struct {
 	Verdict string `json:"verdict"`
 	// LogVar is V. It is exact for Gaussian weights with zero biases in
 	// dense nets with linear-ending residual modules if any.
-	LogVar Number `json:"log_var"`
+	LogVar num.Number `json:"log_var"`
 	// LogVarTotal is Var[ln M_d] over all layers, linear ones included,
 	// when known (see the last layer's LogVar).
-	LogVarTotal Number `json:"log_var_total"`
+	LogVarTotal num.Number `json:"log_var_total"`
 	// Beta is the sum of 1/width over the ReLU layers; FiveBeta = 5 beta is
 	// the familiar approximation of V for plain Gaussian nets.
 	Beta     float64 `json:"beta"`
@@ -114,9 +116,9 @@ type Advice struct {
 	// WeightVariance is the variance rule that fixes FM1 ("2/fan_in") and
 	// Preset a preset with it; C is the current c = fan_in Var(W) (geometric
 	// mean over the ReLU layers).
-	WeightVariance string `json:"weight_variance,omitempty"`
-	Preset         string `json:"preset,omitempty"`
-	C              Number `json:"c"`
+	WeightVariance string     `json:"weight_variance,omitempty"`
+	Preset         string     `json:"preset,omitempty"`
+	C              num.Number `json:"c"`
 	// Width is the constant width that makes FM2 ok at this depth, and
 	// MaxDepth the depth that is ok at the net's narrowest width.
 	Width    int `json:"width,omitempty"`
@@ -186,23 +188,23 @@ func (w *walker) fm1() FM1 {
 	e := w.evaluate(nil, false)
 	f := FM1{
 		Exact: w.gainExact && e.gain.isPoint(), UnknownLayers: w.unknownGain,
-		Product: Unknown, Log10Product: Unknown, Log10ProductLower: Unknown, Log10ProductUpper: Unknown,
+		Product: num.Unknown, Log10Product: num.Unknown, Log10ProductLower: num.Unknown, Log10ProductUpper: num.Unknown,
 		Log10Threshold: FM1Log10Threshold,
 	}
 	f.Verdict, f.Certain = fm1Verdict(e.gain)
 	f.Certain = f.Certain && w.unknownGain == 0
 	if e.gain.isPoint() {
-		f.Product, f.Log10Product = fromLn(e.gain.lo)
+		f.Product, f.Log10Product = num.FromLn(e.gain.lo)
 		f.Summary = fmt.Sprintf("the input's signal in E[M] is multiplied by %s over the net", sci(e.gain.lo))
 	} else {
-		_, f.Log10ProductLower = fromLn(e.gain.lo)
-		_, f.Log10ProductUpper = fromLn(e.gain.hi)
+		_, f.Log10ProductLower = num.FromLn(e.gain.lo)
+		_, f.Log10ProductUpper = num.FromLn(e.gain.hi)
 		f.Summary = fmt.Sprintf("the input's signal in E[M] is multiplied by between %s and %s over the net", sci(e.gain.lo), sci(e.gain.hi))
 	}
 	if w.mean.known() && w.mean.isPoint() {
-		f.MeanRatio, f.Log10MeanRatio = fromLn(w.mean.lo)
+		f.MeanRatio, f.Log10MeanRatio = num.FromLn(w.mean.lo)
 	} else {
-		f.MeanRatio, f.Log10MeanRatio = Unknown, Unknown
+		f.MeanRatio, f.Log10MeanRatio = num.Unknown, num.Unknown
 	}
 	f.Summary += fmt.Sprintf(": %s (ok within 10^%d either way)", f.Verdict, FM1Log10Threshold)
 	if w.unknownGain > 0 {
@@ -213,9 +215,9 @@ func (w *walker) fm1() FM1 {
 }
 
 func (w *walker) fm1Advice(verdict string) Advice {
-	a := Advice{C: Unknown, Text: []string{}}
+	a := Advice{C: num.Unknown, Text: []string{}}
 	if w.cCount > 0 {
-		a.C = Number(math.Exp(w.cLogSum / float64(w.cCount)))
+		a.C = num.Number(math.Exp(w.cLogSum / float64(w.cCount)))
 	}
 	if verdict == OK {
 		return a
@@ -347,7 +349,7 @@ func hePreset(f weightinit.Family) string {
 func (w *walker) fm2() FM2 {
 	e := w.evaluate(nil, false)
 	f := FM2{
-		LogVar: Number(e.fm2), LogVarTotal: Unknown, Beta: w.beta, FiveBeta: 5 * w.beta,
+		LogVar: num.Number(e.fm2), LogVarTotal: num.Unknown, Beta: w.beta, FiveBeta: 5 * w.beta,
 		Exact: w.fm2Exact, UpperBound: w.fm2Upper, Terms: w.plainReLUs + len(w.blocks) - w.fm2Unknown,
 		UnknownLayers: w.fm2Unknown + w.unknownGain, OKBelow: FM2OKBelow, FailingFrom: FM2FailingFrom,
 	}
@@ -355,7 +357,7 @@ func (w *walker) fm2() FM2 {
 		f.UpperBound = f.UpperBound || bl.endReLU
 	}
 	if !math.IsNaN(w.logVar) {
-		f.LogVarTotal = Number(w.logVar)
+		f.LogVarTotal = num.Number(w.logVar)
 	}
 	f.Verdict = fm2Verdict(e.fm2)
 	kind := map[[2]bool]string{
@@ -373,7 +375,7 @@ func (w *walker) fm2() FM2 {
 }
 
 func (w *walker) fm2Advice(verdict string) Advice {
-	a := Advice{C: Unknown, Text: []string{}}
+	a := Advice{C: num.Unknown, Text: []string{}}
 	if verdict == OK {
 		return a
 	}

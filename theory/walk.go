@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/initscope/initscope/num"
+
 	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/weightinit"
 )
@@ -50,7 +52,7 @@ func (f meanMap) factor(m interval) interval {
 }
 
 // affineLog returns ln(a e^m + b) for a, b >= 0.
-func affineLog(m, a, b float64) float64 { return logAdd(math.Log(a)+m, math.Log(b)) }
+func affineLog(m, a, b float64) float64 { return num.LogAdd(math.Log(a)+m, math.Log(b)) }
 
 // reluRecord is what the empirical variance needs about one plain ReLU layer:
 // ln E[M_j]/M_0, ln E[M_j^2]/M_0^2, and the affine map m -> A m + B (logs of
@@ -153,10 +155,10 @@ func newWalker(net *arch.Net, opt Options) *walker {
 func (w *walker) step(i int, l arch.Layer) Layer {
 	out := Layer{
 		Index: i + 1, Spec: l.String(), Out: l.Out.String(), Width: l.Width(), FanIn: l.FanIn(),
-		Eta: Unknown, WeightVar: Unknown, BiasVar: Unknown, C: Unknown, Kurtosis: Unknown,
-		Gain: Unknown, GainLower: Unknown, GainUpper: Unknown,
-		MeanFactor: Unknown, MeanFactorLower: Unknown, MeanFactorUpper: Unknown,
-		Log10MeanRatioLower: Unknown, Log10MeanRatioUpper: Unknown,
+		Eta: num.Unknown, WeightVar: num.Unknown, BiasVar: num.Unknown, C: num.Unknown, Kurtosis: num.Unknown,
+		Gain: num.Unknown, GainLower: num.Unknown, GainUpper: num.Unknown,
+		MeanFactor: num.Unknown, MeanFactorLower: num.Unknown, MeanFactorUpper: num.Unknown,
+		Log10MeanRatioLower: num.Unknown, Log10MeanRatioUpper: num.Unknown,
 	}
 	prev := w.mean
 	var mm meanMap
@@ -201,28 +203,28 @@ func (w *walker) step(i int, l arch.Layer) Layer {
 		}
 		f := mm.factor(at)
 		if f.isPoint() {
-			out.MeanFactor = Number(math.Exp(f.lo))
+			out.MeanFactor = num.Number(math.Exp(f.lo))
 		} else {
-			out.MeanFactorLower, out.MeanFactorUpper = Number(math.Exp(f.lo)), Number(math.Exp(f.hi))
+			out.MeanFactorLower, out.MeanFactorUpper = num.Number(math.Exp(f.lo)), num.Number(math.Exp(f.hi))
 		}
 	}
 	out.MeanExact = w.meanExact && w.mean.known()
 	if w.mean.known() && w.mean.isPoint() {
-		out.MeanRatio, out.Log10MeanRatio = fromLn(w.mean.lo)
+		out.MeanRatio, out.Log10MeanRatio = num.FromLn(w.mean.lo)
 	} else {
-		out.MeanRatio, out.Log10MeanRatio = Unknown, Unknown
+		out.MeanRatio, out.Log10MeanRatio = num.Unknown, num.Unknown
 		if w.mean.known() {
-			_, out.Log10MeanRatioLower = fromLn(w.mean.lo)
-			_, out.Log10MeanRatioUpper = fromLn(w.mean.hi)
+			_, out.Log10MeanRatioLower = num.FromLn(w.mean.lo)
+			_, out.Log10MeanRatioUpper = num.FromLn(w.mean.hi)
 		}
 	}
-	out.SecondMomentRatio, out.Log10SecondMomentRatio = fromLn(w.second)
+	out.SecondMomentRatio, out.Log10SecondMomentRatio = num.FromLn(w.second)
 	out.SecondMomentExact = w.secondExact && !math.IsNaN(w.second)
-	out.LogMean, out.LogVar = Number(w.logMean), Number(w.logVar)
+	out.LogMean, out.LogVar = num.Number(w.logMean), num.Number(w.logVar)
 	out.LogVarUpperBound = w.logVarUpper && !math.IsNaN(w.logVar)
 	out.LogExact = w.logExact && !math.IsNaN(w.logMean)
 	out.Exact = out.SecondMomentExact && out.LogExact
-	out.DeadProbability = Number(-math.Expm1(w.deadLog))
+	out.DeadProbability = num.Number(-math.Expm1(w.deadLog))
 	if l.HasWeights() && l.ReLU {
 		w.recordReLU()
 	}
@@ -268,9 +270,9 @@ func (w *walker) lawOf(l arch.Layer) law {
 
 // describe fills the law fields of a layer's prediction.
 func (lw law) describe(out *Layer, fanIn int) {
-	out.WeightVar, out.BiasVar = Number(lw.v), Number(lw.vb)
-	out.C = Number(float64(fanIn) * lw.v)
-	out.Kurtosis = Number(lw.kappa)
+	out.WeightVar, out.BiasVar = num.Number(lw.v), num.Number(lw.vb)
+	out.C = num.Number(float64(fanIn) * lw.v)
+	out.Kurtosis = num.Number(lw.kappa)
 }
 
 // coverage returns the factor by which zero padding and strides scale the mean
@@ -340,7 +342,7 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 	w.plainGainHe += math.Log(heA)
 	w.noteC(lw)
 	w.gainExact = w.gainExact && lw.coverExact
-	out.Gain = Number(a)
+	out.Gain = num.Number(a)
 	w.composeAffine(math.Log(a), math.Log(b), lw.coverExact)
 
 	// Second moment (THEORY 3.1, 3.2): E[M_j^2] = P (c^2 S + 2 c beta m +
@@ -354,7 +356,7 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 	if lw.zeroBias {
 		w.second += math.Log(lw.c * lw.c * (P + Kw*L))
 	} else if w.mean.known() && w.mean.isPoint() {
-		w.second = logAdd(logAdd(math.Log(lw.c*lw.c*(P+Kw*L))+w.second,
+		w.second = num.LogAdd(num.LogAdd(math.Log(lw.c*lw.c*(P+Kw*L))+w.second,
 			math.Log(2*lw.c*lw.beta*P)+w.mean.lo),
 			math.Log(lw.beta*lw.beta*(P+Kb)))
 	} else {
@@ -391,7 +393,7 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 		out.Notes = append(out.Notes, "biases: E[log M] has no closed form; log_var is an upper bound")
 	}
 	w.logExact = w.logExact && lw.gaussian
-	out.LogVarStep = Number(stepVar)
+	out.LogVarStep = num.Number(stepVar)
 	if relu {
 		w.plainFM2 += stepVar
 		w.plainReLUs++
@@ -422,7 +424,7 @@ func (w *walker) noteC(lw law) {
 // composeAffine appends the conditional-mean map m -> e^lnA m + e^lnB to the
 // map pending since the last plain ReLU layer.
 func (w *walker) composeAffine(lnA, lnB float64, exact bool) {
-	w.pendA, w.pendB = w.pendA+lnA, logAdd(w.pendB+lnA, lnB)
+	w.pendA, w.pendB = w.pendA+lnA, num.LogAdd(w.pendB+lnA, lnB)
 	w.affineExact = w.affineExact && exact
 }
 

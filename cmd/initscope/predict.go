@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/initscope/initscope/num"
+
 	"github.com/initscope/initscope/theory"
 )
 
@@ -64,8 +66,8 @@ func writePrediction(w io.Writer, s setup, p *theory.Prediction, all bool) error
 		}
 		l := r.layer
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			l.Index, kindLabel(l), intOrDash(l.Width), intOrDash(l.FanIn), num(l.WeightVar),
-			meanFactor(l), meanRatio(l), num(l.LogMean), logSD(l), exactMark(l))
+			l.Index, kindLabel(l), intOrDash(l.Width), intOrDash(l.FanIn), fmtNum(l.WeightVar),
+			meanFactor(l), meanRatio(l), fmtNum(l.LogMean), logSD(l), exactMark(l))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -79,7 +81,7 @@ func writePrediction(w io.Writer, s setup, p *theory.Prediction, all bool) error
 	ew.printf("FM1, the mean length: %s\n", strings.ToUpper(p.FM1.Verdict))
 	ew.printf("  %s\n", p.FM1.Summary)
 	if p.BiasLaw != "zero" && p.FM1.MeanRatio.Known() {
-		ew.printf("  with the biases E[M_d]/M0 = %s: the part the biases add does not depend on the input\n", num(p.FM1.MeanRatio))
+		ew.printf("  with the biases E[M_d]/M0 = %s: the part the biases add does not depend on the input\n", fmtNum(p.FM1.MeanRatio))
 	}
 	writeAdvice(ew, p.FM1.Advice)
 	ew.printf("FM2, the fluctuations: %s\n", strings.ToUpper(p.FM2.Verdict))
@@ -87,7 +89,7 @@ func writePrediction(w io.Writer, s setup, p *theory.Prediction, all bool) error
 	writeAdvice(ew, p.FM2.Advice)
 
 	ew.printf("\nalso:\n")
-	ew.printf("  P(some ReLU layer is dead at initialization) = %s%s\n", num(p.DeadProbability), exactWord(p.DeadExact, "an upper bound"))
+	ew.printf("  P(some ReLU layer is dead at initialization) = %s%s\n", fmtNum(p.DeadProbability), exactWord(p.DeadExact, "an upper bound"))
 	ev := p.EmpiricalVariance
 	if ev.Relative.Known() || ev.Log10Relative.Known() {
 		ew.printf("  E[empirical variance of M_1..M_d]/M0^2 = %s over %d ReLU layers%s\n",
@@ -98,7 +100,7 @@ func writePrediction(w io.Writer, s setup, p *theory.Prediction, all bool) error
 	j := p.Jacobian
 	if j.Log10MeanSquare.Known() {
 		ew.printf("  Jacobian entry Z = d out_q / d x_p: E[Z^2] = %s, E[Z^4] = %s, E[Z^4]/E[Z^2]^2 = %s%s\n",
-			ratio(j.MeanSquare, j.Log10MeanSquare), ratio(j.FourthMoment, j.Log10Fourth), num(j.Ratio), exactWord(j.Exact, "approximate"))
+			ratio(j.MeanSquare, j.Log10MeanSquare), ratio(j.FourthMoment, j.Log10Fourth), fmtNum(j.Ratio), exactWord(j.Exact, "approximate"))
 	} else {
 		ew.printf("  Jacobian moments: unknown (%s)\n", j.Note)
 	}
@@ -175,7 +177,7 @@ func kindLabel(l theory.Layer) string {
 		if strings.HasSuffix(l.Spec, "end=linear") {
 			end = "linear"
 		}
-		return fmt.Sprintf("residual(end=%s, eta=%s)", end, num(l.Eta))
+		return fmt.Sprintf("residual(end=%s, eta=%s)", end, fmtNum(l.Eta))
 	}
 	return l.Kind
 }
@@ -189,7 +191,7 @@ func intOrDash(n int) string {
 
 // num writes a number with 4 significant digits (scientific notation for
 // large and small ones), or "-" when unknown.
-func num(x theory.Number) string {
+func fmtNum(x num.Number) string {
 	if !x.Known() {
 		return "-"
 	}
@@ -197,21 +199,21 @@ func num(x theory.Number) string {
 }
 
 // ratio writes a ratio that may overflow float64 from its value or its log10.
-func ratio(v, log10 theory.Number) string {
+func ratio(v, log10 num.Number) string {
 	if v.Known() {
-		return num(v)
+		return fmtNum(v)
 	}
 	return pow10(log10)
 }
 
 // pow10 writes 10^l like num, for any finite l: beyond the float64 range
 // the mantissa and exponent are formed separately.
-func pow10(l theory.Number) string {
+func pow10(l num.Number) string {
 	if !l.Known() {
 		return "-"
 	}
 	if math.Abs(float64(l)) < 300 {
-		return num(theory.Number(math.Pow(10, float64(l))))
+		return fmtNum(num.Number(math.Pow(10, float64(l))))
 	}
 	e := math.Floor(float64(l))
 	m := math.Pow(10, float64(l)-e)
@@ -223,10 +225,10 @@ func pow10(l theory.Number) string {
 
 func meanFactor(l theory.Layer) string {
 	if l.MeanFactor.Known() {
-		return num(l.MeanFactor)
+		return fmtNum(l.MeanFactor)
 	}
 	if l.MeanFactorLower.Known() {
-		return "[" + num(l.MeanFactorLower) + ", " + num(l.MeanFactorUpper) + "]"
+		return "[" + fmtNum(l.MeanFactorLower) + ", " + fmtNum(l.MeanFactorUpper) + "]"
 	}
 	return "-"
 }

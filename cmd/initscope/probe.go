@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/initscope/initscope/num"
+
 	"github.com/initscope/initscope/probe"
 	"github.com/initscope/initscope/theory"
 )
@@ -168,9 +170,9 @@ func writeProbe(w io.Writer, s setup, res *probe.Result, rep *probe.Report, all 
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			l.Index, kindLabel(t), mean, meanRatio(t), meanZText(l),
-			measured(l.LogMean, theory.Unknown, l.LogMeanSE), num(t.LogMean), zText(l.Z.LogMean, true),
-			measured(l.LogVar, theory.Unknown, l.LogVarSE), logVarText(t), zText(l.Z.LogVar, true),
-			num(l.DeadFraction), num(l.Quantiles.P05), num(l.Quantiles.P50), num(l.Quantiles.P95))
+			measured(l.LogMean, num.Unknown, l.LogMeanSE), fmtNum(t.LogMean), zText(l.Z.LogMean, true),
+			measured(l.LogVar, num.Unknown, l.LogVarSE), logVarText(t), zText(l.Z.LogVar, true),
+			fmtNum(l.DeadFraction), fmtNum(l.Quantiles.P05), fmtNum(l.Quantiles.P50), fmtNum(l.Quantiles.P95))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -182,7 +184,7 @@ func writeProbe(w io.Writer, s setup, res *probe.Result, rep *probe.Report, all 
 	ev := rep.EmpiricalVariance
 	ew.printf("\nempirical variance of M_1..M_d over the plain ReLU layers (d = %d), E[Var_hat]/M0^2: %s\n", ev.Layers, momentText(ev))
 	ew.printf("Jacobian, E[||J u||^2/||u||^2] for a random unit u (theory n_d E[Z^2]): %s\n", momentText(rep.Jacobian))
-	ew.printf("         E[ln] = %s, Var[ln] = %s\n", measured(rep.Jacobian.LogMean, theory.Unknown, rep.Jacobian.LogMeanSE), measured(rep.Jacobian.LogVar, theory.Unknown, rep.Jacobian.LogVarSE))
+	ew.printf("         E[ln] = %s, Var[ln] = %s\n", measured(rep.Jacobian.LogMean, num.Unknown, rep.Jacobian.LogMeanSE), measured(rep.Jacobian.LogVar, num.Unknown, rep.Jacobian.LogVarSE))
 
 	ew.printf("\nflags (exact predictions missed by more than %g SE):\n", probe.FlagZ)
 	if len(rep.Flags) == 0 {
@@ -206,7 +208,7 @@ func writeProbe(w io.Writer, s setup, res *probe.Result, rep *probe.Report, all 
 
 // measured writes "value ± se" with 4 significant digits, using the log10
 // where the value overflows, or "-" when unknown.
-func measured(v, log10, se theory.Number) string {
+func measured(v, log10, se num.Number) string {
 	s := ratio(v, log10)
 	if s == "-" || !se.Known() {
 		return s
@@ -216,7 +218,7 @@ func measured(v, log10, se theory.Number) string {
 
 // zText writes a z-score with one decimal, "!" beyond probe.FlagZ when the
 // comparison is reliable, "-" when there is none.
-func zText(z theory.Number, reliable bool) string {
+func zText(z num.Number, reliable bool) string {
 	if !z.Known() {
 		return "-"
 	}
@@ -244,24 +246,24 @@ func meanZText(l probe.LayerReport) string {
 
 func logVarText(t theory.Layer) string {
 	if t.LogVarUpperBound && t.LogVar.Known() {
-		return "<=" + num(t.LogVar)
+		return "<=" + fmtNum(t.LogVar)
 	}
-	return num(t.LogVar)
+	return fmtNum(t.LogVar)
 }
 
 // momentText writes a MomentReport's mean and its comparison.
 func momentText(m probe.MomentReport) string {
 	s := measured(m.Mean, m.Log10Mean, m.SE)
 	if m.HeavyTail {
-		s += " (heavy-tailed: Var[ln] = " + num(m.LogVar) + ")"
+		s += " (heavy-tailed: Var[ln] = " + fmtNum(m.LogVar) + ")"
 	}
 	switch {
 	case !m.TheoryMean.Known():
 		return s + ", no theory value"
 	case !m.Exact:
-		return s + ", theory " + num(m.TheoryMean) + " (approximate)"
+		return s + ", theory " + fmtNum(m.TheoryMean) + " (approximate)"
 	}
-	return s + ", theory " + num(m.TheoryMean) + " (exact), z = " + zText(m.Z, !m.HeavyTail)
+	return s + ", theory " + fmtNum(m.TheoryMean) + " (exact), z = " + zText(m.Z, !m.HeavyTail)
 }
 
 // writeProbeCSV writes one row per layer, theory and z beside each
@@ -278,7 +280,7 @@ func writeProbeCSV(w io.Writer, rep *probe.Report) error {
 	for _, l := range rep.Layers {
 		t := l.Theory
 		cells := []string{strconv.Itoa(l.Index), l.Kind, strconv.Itoa(t.Width)}
-		for _, v := range []theory.Number{
+		for _, v := range []num.Number{
 			l.MeanRatio, l.MeanRatioSE, t.MeanRatio, l.Z.MeanRatio,
 			l.SecondMomentRatio, l.SecondMomentRatioSE, t.SecondMomentRatio, l.Z.SecondMomentRatio,
 			l.LogMean, l.LogMeanSE, t.LogMean, l.Z.LogMean,
@@ -296,7 +298,7 @@ func writeProbeCSV(w io.Writer, rep *probe.Report) error {
 }
 
 // csvNumber writes a number in full precision, or "" when unknown.
-func csvNumber(v theory.Number) string {
+func csvNumber(v num.Number) string {
 	if !v.Known() {
 		return ""
 	}

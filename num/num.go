@@ -1,17 +1,21 @@
-package theory
+// Package num holds the number type that predictions and measurements share:
+// a float64 that may be unknown (NaN) or beyond float64's range (+-Inf), and
+// marshals both as JSON null, with the log-space helpers that keep exploding
+// and vanishing quantities finite.
+package num
 
 import (
 	"math"
 	"strconv"
 )
 
-// Number is a prediction that may be unknown. NaN means unknown (no closed
-// form, or an input it depends on is unknown); +-Inf means the value
-// overflows float64, in which case a log10 companion field carries it.
-// Both marshal to JSON null, so JSON output never holds NaN or Inf.
+// Number is a value that may be unknown. NaN means unknown (no closed form,
+// or an input it depends on is unknown); +-Inf means the value overflows
+// float64, in which case a log10 companion field carries it. Both marshal to
+// JSON null, so JSON output never holds NaN or Inf.
 type Number float64
 
-// Unknown is the Number for a value that cannot be predicted.
+// Unknown is the Number for a value that cannot be given.
 var Unknown = Number(math.NaN())
 
 // Known reports whether n is a finite number.
@@ -42,18 +46,18 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// fromLn turns a natural logarithm into the value it stands for and its
+// FromLn turns a natural logarithm into the value it stands for and its
 // base-10 logarithm: exp overflows to +Inf (marshalled as null) beyond about
 // 1e308 while the log10 stays finite. An unknown (NaN) log gives two unknowns.
-func fromLn(ln float64) (value, log10 Number) {
+func FromLn(ln float64) (value, log10 Number) {
 	if math.IsNaN(ln) {
 		return Unknown, Unknown
 	}
 	return Number(math.Exp(ln)), Number(ln / math.Ln10)
 }
 
-// logAdd returns ln(e^a + e^b) without overflow; -Inf stands for 0.
-func logAdd(a, b float64) float64 {
+// LogAdd returns ln(e^a + e^b) without overflow; -Inf stands for 0.
+func LogAdd(a, b float64) float64 {
 	if a < b {
 		a, b = b, a
 	}
@@ -63,8 +67,8 @@ func logAdd(a, b float64) float64 {
 	return a + math.Log1p(math.Exp(b-a))
 }
 
-// logSub returns ln(e^a - e^b) for a >= b; -Inf when they are equal.
-func logSub(a, b float64) float64 {
+// LogSub returns ln(e^a - e^b) for a >= b; -Inf when they are equal.
+func LogSub(a, b float64) float64 {
 	if math.IsInf(b, -1) {
 		return a
 	}
