@@ -10,17 +10,18 @@ func TestParseFC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(n.Layers) != 21 {
-		t.Fatalf("layers = %d, want 21", len(n.Layers))
+	layers := n.Layers()
+	if len(layers) != 21 {
+		t.Fatalf("layers = %d, want 21", len(layers))
 	}
 	if n.ReLULayers() != 20 {
 		t.Errorf("ReLU layers = %d, want 20", n.ReLULayers())
 	}
-	first, last := n.Layers[0], n.Layers[20]
-	if first.FanIn() != 784 || first.Units != 100 || !first.ReLU {
+	first, last := layers[0], layers[20]
+	if first.FanIn() != 784 || first.Width() != 100 || !first.ReLU {
 		t.Errorf("first layer = %+v, want dense 784->100 relu", first)
 	}
-	if last.FanIn() != 100 || last.Units != 10 || last.ReLU {
+	if last.FanIn() != 100 || last.Width() != 10 || last.ReLU {
 		t.Errorf("last layer = %+v, want dense 100->10 linear", last)
 	}
 	// 784*100+100 + 19*(100*100+100) + 100*10+10
@@ -47,16 +48,17 @@ func TestConvShapesAndFans(t *testing.T) {
 		{"32", 0, 0},
 		{"10", 32, 10},
 	}
+	layers := n.Layers()
 	for i, w := range want {
-		l := n.Layers[i]
+		l := layers[i]
 		if l.Out.String() != w.out || l.FanIn() != w.fanIn || l.FanOut() != w.fanOut {
 			t.Errorf("layer %d (%s): out %s fan-in %d fan-out %d, want %s %d %d", i+1, l.Kind, l.Out, l.FanIn(), l.FanOut(), w.out, w.fanIn, w.fanOut)
 		}
 	}
-	if n.Layers[6].ReLU {
+	if layers[6].ReLU {
 		t.Error("the last dense layer should default to linear")
 	}
-	if !n.Layers[0].ReLU {
+	if !layers[0].ReLU {
 		t.Error("conv layers should default to relu")
 	}
 }
@@ -67,8 +69,9 @@ func TestResidual(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantEta := []float64{0.5, 0.25, 0.125, 0.0625}
+	layers := n.Layers()
 	for i, eta := range wantEta {
-		l := n.Layers[1+i]
+		l := layers[1+i]
 		if l.Kind != Residual || l.Eta != eta || l.Block != i+1 || l.Blocks != 4 {
 			t.Errorf("block %d: %+v, want residual eta %g", i+1, l, eta)
 		}
@@ -83,7 +86,7 @@ func TestResidual(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := c.Layers[2]
+	b := c.Layers()[2]
 	if b.Eta != 0.5 || !b.Module[1].ReLU || b.Module[0].FanIn() != 72 || b.Out.String() != "8x28x28" {
 		t.Errorf("conv block 2 = %+v", b)
 	}

@@ -2,6 +2,7 @@ package arch
 
 import (
 	"fmt"
+	"strconv"
 )
 
 // Spec is the declarative form of a net, shared by the compact grammar and the
@@ -18,13 +19,16 @@ type Spec struct {
 type LayerSpec struct {
 	// Type is dense, conv, maxpool, avgpool, gap, flatten or residual.
 	Type string `json:"type"`
-	// Units is the width of a dense layer or of a dense residual module.
+	// Units is the width of a dense layer or of a dense residual module
+	// (default: the stream's width).
 	Units int `json:"units,omitempty"`
-	// Channels is the output channels of a conv layer.
+	// Channels is the output channels of a conv layer or of a conv residual
+	// module (default: the stream's channels).
 	Channels int `json:"channels,omitempty"`
 	// Kernel is the window size of conv, pooling and conv residual modules.
 	Kernel int `json:"kernel,omitempty"`
-	// Stride of conv and pooling (default 1 for conv, the kernel for pooling).
+	// Stride of conv, pooling and conv residual modules with a projection
+	// shortcut (default 1 for conv, the kernel for pooling).
 	Stride *int `json:"stride,omitempty"`
 	// Pad is the zero padding of a conv layer (default kernel/2; pooling takes none).
 	Pad *int `json:"pad,omitempty"`
@@ -40,6 +44,14 @@ type LayerSpec struct {
 	Eta string `json:"eta,omitempty"`
 	// End is how a residual module ends: relu (default, the paper's setting) or linear.
 	End string `json:"end,omitempty"`
+	// Shortcut is a residual block's skip path: identity (default) or proj,
+	// a linear projection (dense, or a 1x1 conv with the module's stride)
+	// that lets the block change the width, as in ResNet v1's
+	// downsampling blocks.
+	Shortcut string `json:"shortcut,omitempty"`
+	// Post is what follows a residual join: none (default) or relu, the
+	// ReLU after the add of ResNet v1.
+	Post string `json:"post,omitempty"`
 }
 
 // Errors from Build and the parsers name the item with its 1-based position.
@@ -47,8 +59,11 @@ func itemErr(i int, ls LayerSpec, format string, a ...any) error {
 	return fmt.Errorf("layer item %d (%s): %s", i+1, ls.Type, fmt.Sprintf(format, a...))
 }
 
-// Build validates a Spec and computes every layer's shapes.
-func Build(s Spec) (*Net, error) {
+// Build validates a Spec and lowers it to a Graph. Nodes are named by
+// their layer's 1-based position: "3" and "3.relu" for a dense or conv
+// layer, "5.branch.1", "5.scale", "5.shortcut", "5.add" and "5.relu"
+// inside a residual block.
+func Build(s Spec) (*Graph, error) {
 	in, err := inputShape(s.Input)
 	if err != nil {
 		return nil, err
@@ -56,8 +71,11 @@ func Build(s Spec) (*Net, error) {
 	if len(s.Layers) == 0 {
 		return nil, fmt.Errorf("layers: a net needs at least one layer after the input")
 	}
-	net := &Net{Input: in}
-	cur := in
+	b, err := NewBuilder(in)
+	if err != nil {
+		return nil, err
+	}
+	cur, layer := 0, 0
 	for i, ls := range s.Layers {
 		rep := ls.Repeat
 		if rep == 0 {
@@ -77,24 +95,23 @@ func Build(s Spec) (*Net, error) {
 			}
 		}
 		for r := 0; r < rep; r++ {
-			l, err := buildLayer(ls, cur, last && r == rep-1)
-			if err != nil {
+			layer++
+			if layer > maxLayers {
+				return nil, fmt.Errorf("layers: more than %d layers", maxLayers)
+			}
+			it := item{b: b, spec: ls, name: strconv.Itoa(layer), last: last && r == rep-1}
+			if etas != nil {
+				it.eta, it.block, it.blocks = etas[r], r+1, rep
+			}
+			if cur, err = it.lower(cur); err != nil {
 				if rep > 1 {
 					return nil, itemErr(i, ls, "copy %d of %d: %v", r+1, rep, err)
 				}
 				return nil, itemErr(i, ls, "%v", err)
 			}
-			if l.Kind == Residual {
-				l.Eta, l.Block, l.Blocks = etas[r], r+1, rep
-			}
-			net.Layers = append(net.Layers, l)
-			if len(net.Layers) > maxLayers {
-				return nil, fmt.Errorf("layers: more than %d layers", maxLayers)
-			}
-			cur = l.Out
 		}
 	}
-	return net, nil
+	return b.Graph()
 }
 
 // maxLayers bounds the depth of a net (and so the memory a typo could ask for).
@@ -131,18 +148,6 @@ func inputShape(in []int) (Shape, error) {
 	return s, nil
 }
 
-func activation(ls LayerSpec, last bool) (bool, error) {
-	switch ls.Activation {
-	case "":
-		return !last, nil
-	case "relu":
-		return true, nil
-	case "linear":
-		return false, nil
-	}
-	return false, fmt.Errorf("activation %q: must be relu or linear", ls.Activation)
-}
-
 func intOr(p *int, d int) int {
 	if p == nil {
 		return d
@@ -162,11 +167,13 @@ func unused(ls LayerSpec, allowed ...string) error {
 		"module":     ls.Module != "",
 		"eta":        ls.Eta != "",
 		"end":        ls.End != "",
+		"shortcut":   ls.Shortcut != "",
+		"post":       ls.Post != "",
 	}
 	for _, a := range allowed {
 		delete(set, a)
 	}
-	for _, f := range []string{"units", "channels", "kernel", "stride", "pad", "activation", "module", "eta", "end"} {
+	for _, f := range []string{"units", "channels", "kernel", "stride", "pad", "activation", "module", "eta", "end", "shortcut", "post"} {
 		if set[f] {
 			return fmt.Errorf("field %s does not apply to a %s layer", f, ls.Type)
 		}
@@ -174,158 +181,202 @@ func unused(ls LayerSpec, allowed ...string) error {
 	return nil
 }
 
-func buildLayer(ls LayerSpec, in Shape, last bool) (Layer, error) {
+// item lowers one copy of a spec item into the graph.
+type item struct {
+	b    *Builder
+	spec LayerSpec
+	name string
+	// last says this is the net's last layer (linear by default).
+	last bool
+	// eta, block and blocks place a residual block in its schedule.
+	eta           float64
+	block, blocks int
+}
+
+// relu reads the activation of a dense or conv item.
+func (it item) relu() (bool, error) {
+	switch it.spec.Activation {
+	case "":
+		return !it.last, nil
+	case "relu":
+		return true, nil
+	case "linear":
+		return false, nil
+	}
+	return false, fmt.Errorf("activation %q: must be relu or linear", it.spec.Activation)
+}
+
+// withReLU adds a ReLU named name+".relu" after node id if relu is set,
+// and returns the last node.
+func (it item) withReLU(name string, id int, relu bool, err error) (int, error) {
+	if err != nil || !relu {
+		return id, err
+	}
+	return it.b.ReLU(name+".relu", id)
+}
+
+// lower adds the item's nodes after node cur and returns the last one.
+func (it item) lower(cur int) (int, error) {
+	ls, b := it.spec, it.b
 	switch ls.Type {
 	case "dense":
 		if err := unused(ls, "units", "activation"); err != nil {
-			return Layer{}, err
+			return 0, err
 		}
-		relu, err := activation(ls, last)
+		relu, err := it.relu()
 		if err != nil {
-			return Layer{}, err
+			return 0, err
 		}
-		return denseLayer(ls.Units, relu, in)
+		id, err := b.Dense(it.name, cur, ls.Units)
+		return it.withReLU(it.name, id, relu, err)
 	case "conv":
 		if err := unused(ls, "channels", "kernel", "stride", "pad", "activation"); err != nil {
-			return Layer{}, err
+			return 0, err
 		}
-		relu, err := activation(ls, last)
+		relu, err := it.relu()
 		if err != nil {
-			return Layer{}, err
+			return 0, err
 		}
-		return convLayer(ls.Channels, ls.Kernel, intOr(ls.Stride, 1), intOr(ls.Pad, ls.Kernel/2), relu, in)
+		id, err := b.Conv(it.name, cur, ls.Channels, ls.Kernel, intOr(ls.Stride, 1), intOr(ls.Pad, ls.Kernel/2))
+		return it.withReLU(it.name, id, relu, err)
 	case "maxpool", "avgpool":
 		if err := unused(ls, "kernel", "stride"); err != nil {
-			return Layer{}, err
+			return 0, err
 		}
-		return poolLayer(Kind(ls.Type), ls.Kernel, intOr(ls.Stride, ls.Kernel), in)
+		return b.Pool(it.name, Op(ls.Type), cur, ls.Kernel, intOr(ls.Stride, ls.Kernel))
 	case "gap":
 		if err := unused(ls); err != nil {
-			return Layer{}, err
+			return 0, err
 		}
-		if !in.Spatial {
-			return Layer{}, fmt.Errorf("input %s is a vector: gap needs a c x h x w feature map", in)
-		}
-		return Layer{Kind: GlobalAvgPool, In: in, Out: Flat(in.C)}, nil
+		return b.GlobalAvgPool(it.name, cur)
 	case "flatten":
 		if err := unused(ls); err != nil {
-			return Layer{}, err
+			return 0, err
 		}
-		return Layer{Kind: Flatten, In: in, Out: Flat(in.Size())}, nil
+		return b.Flatten(it.name, cur)
 	case "residual":
-		if err := unused(ls, "module", "units", "channels", "kernel", "eta", "end"); err != nil {
-			return Layer{}, err
+		if err := unused(ls, "module", "units", "channels", "kernel", "stride", "eta", "end", "shortcut", "post"); err != nil {
+			return 0, err
 		}
-		return residualLayer(ls, in)
+		return it.residual(cur)
 	case "":
-		return Layer{}, fmt.Errorf("type missing: must be one of dense, conv, maxpool, avgpool, gap, flatten, residual")
+		return 0, fmt.Errorf("type missing: must be one of dense, conv, maxpool, avgpool, gap, flatten, residual")
 	}
-	return Layer{}, fmt.Errorf("type %q: must be one of dense, conv, maxpool, avgpool, gap, flatten, residual", ls.Type)
+	return 0, fmt.Errorf("type %q: must be one of dense, conv, maxpool, avgpool, gap, flatten, residual", ls.Type)
 }
 
-func denseLayer(units int, relu bool, in Shape) (Layer, error) {
-	if units < 1 {
-		return Layer{}, fmt.Errorf("width %d: widths must be >= 1", units)
+// choice reads an option that takes one of two values, the first the default.
+func choice(field, v, def, alt string) (bool, error) {
+	switch v {
+	case "", def:
+		return false, nil
+	case alt:
+		return true, nil
 	}
-	if in.Spatial {
-		return Layer{}, fmt.Errorf("input %s is a feature map: put flatten or gap before a dense layer", in)
-	}
-	if units > maxSize || in.Size()*units > maxSize*4 {
-		return Layer{}, fmt.Errorf("width %d: a %dx%d weight matrix is larger than supported (%d entries)", units, units, in.Size(), maxSize*4)
-	}
-	return Layer{Kind: Dense, Units: units, ReLU: relu, In: in, Out: Flat(units)}, nil
+	return false, fmt.Errorf("%s %q: must be %s or %s", field, v, def, alt)
 }
 
-// windowOut is the output length of a window of size k, stride s and padding p over n.
-func windowOut(n, k, s, p int) int { return (n+2*p-k)/s + 1 }
-
-func checkWindow(k, s, p int, in Shape) error {
-	if !in.Spatial {
-		return fmt.Errorf("input %s is a vector: this layer needs a c x h x w feature map", in)
+// residual lowers a residual block: skip(x) + eta * N(x), with N two dense
+// or conv layers, the first with a ReLU, then a ReLU if post=relu.
+func (it item) residual(cur int) (int, error) {
+	ls, b := it.spec, it.b
+	linearEnd, err := choice("end", ls.End, "relu", "linear")
+	if err != nil {
+		return 0, err
 	}
-	if k < 1 {
-		return fmt.Errorf("kernel %d: must be >= 1", k)
+	proj, err := choice("shortcut", ls.Shortcut, "identity", "proj")
+	if err != nil {
+		return 0, err
 	}
-	if s < 1 {
-		return fmt.Errorf("stride %d: must be >= 1", s)
+	post, err := choice("post", ls.Post, "none", "relu")
+	if err != nil {
+		return 0, err
 	}
-	if p < 0 || p >= k {
-		return fmt.Errorf("pad %d: must be in [0, kernel-1 = %d]", p, k-1)
-	}
-	if in.H+2*p < k || in.W+2*p < k {
-		return fmt.Errorf("kernel %d with pad %d does not fit the %dx%d input", k, p, in.H, in.W)
-	}
-	return nil
-}
-
-func convLayer(ch, k, s, p int, relu bool, in Shape) (Layer, error) {
-	if ch < 1 {
-		return Layer{}, fmt.Errorf("channels %d: must be >= 1", ch)
-	}
-	if err := checkWindow(k, s, p, in); err != nil {
-		return Layer{}, err
-	}
-	out := Image(ch, windowOut(in.H, k, s, p), windowOut(in.W, k, s, p))
-	if out.Size() > maxSize || ch*in.C*k*k > maxSize {
-		return Layer{}, fmt.Errorf("channels %d: output %s is larger than supported", ch, out)
-	}
-	return Layer{Kind: Conv, Channels: ch, Kernel: k, Stride: s, Pad: p, ReLU: relu, In: in, Out: out}, nil
-}
-
-func poolLayer(kind Kind, k, s int, in Shape) (Layer, error) {
-	if err := checkWindow(k, s, 0, in); err != nil {
-		return Layer{}, err
-	}
-	out := Image(in.C, windowOut(in.H, k, s, 0), windowOut(in.W, k, s, 0))
-	return Layer{Kind: kind, Kernel: k, Stride: s, In: in, Out: out}, nil
-}
-
-func residualLayer(ls LayerSpec, in Shape) (Layer, error) {
-	var endReLU bool
-	switch ls.End {
-	case "", "relu":
-		endReLU = true
-	case "linear":
-	default:
-		return Layer{}, fmt.Errorf("end %q: must be relu or linear", ls.End)
-	}
-	var a, b Layer
-	var err error
+	in := b.Shape(cur)
+	var branch, skip int
 	switch ls.Module {
 	case "dense":
-		if ls.Channels != 0 || ls.Kernel != 0 {
-			return Layer{}, fmt.Errorf("a dense module takes units, not channels or kernel")
-		}
-		if in.Spatial {
-			return Layer{}, fmt.Errorf("input %s is a feature map: a dense residual module needs a vector (flatten first)", in)
-		}
-		if ls.Units != 0 && ls.Units != in.C {
-			return Layer{}, fmt.Errorf("units %d: a residual module must keep the stream's width %d", ls.Units, in.C)
-		}
-		if a, err = denseLayer(in.C, true, in); err == nil {
-			b, err = denseLayer(in.C, endReLU, in)
-		}
+		branch, skip, err = it.denseModule(cur, in, !linearEnd, proj)
 	case "conv":
-		if ls.Units != 0 {
-			return Layer{}, fmt.Errorf("a conv module takes channels and kernel, not units")
-		}
-		if !in.Spatial {
-			return Layer{}, fmt.Errorf("input %s is a vector: a conv residual module needs a c x h x w feature map", in)
-		}
-		if ls.Channels != 0 && ls.Channels != in.C {
-			return Layer{}, fmt.Errorf("channels %d: a residual module must keep the stream's %d channels", ls.Channels, in.C)
-		}
-		if ls.Kernel%2 == 0 {
-			return Layer{}, fmt.Errorf("kernel %d: a conv residual module needs an odd kernel (same padding keeps the shape)", ls.Kernel)
-		}
-		if a, err = convLayer(in.C, ls.Kernel, 1, ls.Kernel/2, true, in); err == nil {
-			b, err = convLayer(in.C, ls.Kernel, 1, ls.Kernel/2, endReLU, in)
-		}
+		branch, skip, err = it.convModule(cur, in, !linearEnd, proj)
 	default:
-		return Layer{}, fmt.Errorf("module %q: must be dense or conv", ls.Module)
+		return 0, fmt.Errorf("module %q: must be dense or conv", ls.Module)
 	}
 	if err != nil {
-		return Layer{}, err
+		return 0, err
 	}
-	return Layer{Kind: Residual, Module: []Layer{a, b}, In: in, Out: in}, nil
+	scaled, err := b.Scale(it.name+".scale", branch, it.eta, it.block, it.blocks)
+	if err != nil {
+		return 0, err
+	}
+	id, err := b.Add(it.name+".add", skip, scaled)
+	return it.withReLU(it.name, id, post, err)
+}
+
+// denseModule adds a dense module (and a projection shortcut if proj) and
+// returns the ends of the branch and of the skip path.
+func (it item) denseModule(cur int, in Shape, endReLU, proj bool) (branch, skip int, err error) {
+	ls, b := it.spec, it.b
+	if ls.Channels != 0 || ls.Kernel != 0 || ls.Stride != nil {
+		return 0, 0, fmt.Errorf("a dense module takes units, not channels, kernel or stride")
+	}
+	if in.Spatial {
+		return 0, 0, fmt.Errorf("input %s is a feature map: a dense residual module needs a vector (flatten first)", in)
+	}
+	units := ls.Units
+	if units == 0 {
+		units = in.C
+	}
+	if units != in.C && !proj {
+		return 0, 0, fmt.Errorf("units %d: a residual module must keep the stream's width %d (or take a projection shortcut, shortcut=proj)", units, in.C)
+	}
+	n1, n2 := it.name+".branch.1", it.name+".branch.2"
+	first, err := b.Dense(n1, cur, units)
+	first, err = it.withReLU(n1, first, true, err)
+	if err == nil {
+		branch, err = b.Dense(n2, first, units)
+		branch, err = it.withReLU(n2, branch, endReLU, err)
+	}
+	skip = cur
+	if err == nil && proj {
+		skip, err = b.Dense(it.name+".shortcut", cur, units)
+	}
+	return branch, skip, err
+}
+
+// convModule adds a conv module (and a projection shortcut if proj) and
+// returns the ends of the branch and of the skip path.
+func (it item) convModule(cur int, in Shape, endReLU, proj bool) (branch, skip int, err error) {
+	ls, b := it.spec, it.b
+	if ls.Units != 0 {
+		return 0, 0, fmt.Errorf("a conv module takes channels and kernel, not units")
+	}
+	if !in.Spatial {
+		return 0, 0, fmt.Errorf("input %s is a vector: a conv residual module needs a c x h x w feature map", in)
+	}
+	ch, stride := ls.Channels, intOr(ls.Stride, 1)
+	if ch == 0 {
+		ch = in.C
+	}
+	if ch != in.C && !proj {
+		return 0, 0, fmt.Errorf("channels %d: a residual module must keep the stream's %d channels (or take a projection shortcut, shortcut=proj)", ch, in.C)
+	}
+	if stride != 1 && !proj {
+		return 0, 0, fmt.Errorf("stride %d: an identity shortcut needs stride 1 (a strided block takes shortcut=proj)", stride)
+	}
+	if ls.Kernel%2 == 0 {
+		return 0, 0, fmt.Errorf("kernel %d: a conv residual module needs an odd kernel (same padding keeps the shape)", ls.Kernel)
+	}
+	n1, n2 := it.name+".branch.1", it.name+".branch.2"
+	first, err := b.Conv(n1, cur, ch, ls.Kernel, stride, ls.Kernel/2)
+	first, err = it.withReLU(n1, first, true, err)
+	if err == nil {
+		branch, err = b.Conv(n2, first, ch, ls.Kernel, 1, ls.Kernel/2)
+		branch, err = it.withReLU(n2, branch, endReLU, err)
+	}
+	skip = cur
+	if err == nil && proj {
+		skip, err = b.Conv(it.name+".shortcut", cur, ch, 1, stride, 0)
+	}
+	return branch, skip, err
 }

@@ -14,7 +14,7 @@ import (
 //	fc:784-100x20-10                      fully connected (see ParseFC)
 //	net:1x28x28,conv16k3x6,gap,dense10    the general compact grammar (see ParseCompact)
 //	{"input":[784],"layers":[...]}        the JSON form (see ParseJSON)
-func Parse(text string) (*Net, error) {
+func Parse(text string) (*Graph, error) {
 	t := strings.TrimSpace(text)
 	var s Spec
 	var err error
@@ -31,12 +31,12 @@ func Parse(text string) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := Build(s)
+	g, err := Build(s)
 	if err != nil {
 		return nil, err
 	}
-	n.Source = t
-	return n, nil
+	g.Source = t
+	return g, nil
 }
 
 func clip(s string) string {
@@ -126,7 +126,12 @@ var keyNumRe = regexp.MustCompile(`([ksp]?)(\d+)`)
 //	maxpoolK[sS], avgpoolK[sS]          pooling without padding, stride defaults to K
 //	gap, flatten                        global average pooling, flattening
 //	resdenseW[xL][:eta=E][:end=relu|linear]     L residual blocks, module dense-ReLU-dense
-//	resconvCkK[xL][:eta=E][:end=relu|linear]    L residual blocks, module conv-ReLU-conv
+//	resconvCkK[sS][xL][:eta=E][:end=relu|linear]  L residual blocks, module conv-ReLU-conv
+//
+// Residual items also take :shortcut=proj (a linear projection on the skip
+// path, dense or a 1x1 conv with the module's stride S, so the block may
+// change the width) and :post=relu (a ReLU after the join): together, the
+// ResNet v1 block, e.g. resconv32k3s2:shortcut=proj:post=relu.
 //
 // Dense and conv layers are ReLU layers, except the net's last layer, which is
 // linear unless it says :relu. E is a schedule for ParseSchedule; a residual
@@ -210,7 +215,7 @@ func setNumber(ls *LayerSpec, name, key string, n int) error {
 		ls.Kernel = n
 	case key == "k" && (name == "conv" || name == "resconv"):
 		ls.Kernel = n
-	case key == "s" && (name == "conv" || name == "maxpool" || name == "avgpool"):
+	case key == "s" && (name == "conv" || name == "maxpool" || name == "avgpool" || name == "resconv"):
 		ls.Stride = &v
 	case key == "p" && name == "conv":
 		ls.Pad = &v
@@ -235,9 +240,13 @@ func setOptions(ls *LayerSpec, opts string) error {
 			ls.Eta = val
 		case hasVal && key == "end" && ls.Type == "residual":
 			ls.End = val
+		case hasVal && key == "shortcut" && ls.Type == "residual":
+			ls.Shortcut = val
+		case hasVal && key == "post" && ls.Type == "residual":
+			ls.Post = val
 		default:
 			if ls.Type == "residual" {
-				return fmt.Errorf("option %q: a residual item takes :eta=SCHEDULE and :end=relu|linear", o)
+				return fmt.Errorf("option %q: a residual item takes :eta=SCHEDULE, :end=relu|linear, :shortcut=identity|proj and :post=none|relu", o)
 			}
 			return fmt.Errorf("option %q: this item takes :relu or :linear", o)
 		}
