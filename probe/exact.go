@@ -68,7 +68,7 @@ func newExactSampler(net *arch.Net, init weightinit.Init) *exactSampler {
 // exactWorker is the exact sampler of one goroutine.
 type exactWorker struct {
 	*exactSampler
-	pcg pcg
+	pcg weightinit.Stream
 }
 
 // sample draws sample index of the stream seed and writes its row:
@@ -78,7 +78,7 @@ type exactWorker struct {
 // into a log only when it nears the ends of the float64 range.
 func (s *exactWorker) sample(seed, index uint64, row []float64) {
 	p := &s.pcg
-	p.seed(seed, index)
+	p.Seed(seed, index)
 	var lr, lj float64
 	pj := 1.0
 	for i, l := range s.layers {
@@ -104,13 +104,13 @@ func (s *exactWorker) sample(seed, index uint64, row []float64) {
 
 // binomialHalf draws Binomial(n, 1/2) exactly: the number of ones among n
 // random bits, 64 bits per PCG draw.
-func binomialHalf(p *pcg, n int) int {
+func binomialHalf(p *weightinit.Stream, n int) int {
 	k := 0
 	for ; n >= 64; n -= 64 {
-		k += bits.OnesCount64(p.uint64())
+		k += bits.OnesCount64(p.Uint64())
 	}
 	if n > 0 {
-		k += bits.OnesCount64(p.uint64() >> (64 - n))
+		k += bits.OnesCount64(p.Uint64() >> (64 - n))
 	}
 	return k
 }
@@ -120,7 +120,7 @@ func binomialHalf(p *pcg, n int) int {
 // 2 Gamma(k/2), with the Gamma drawn by Marsaglia and Tsang's exact
 // rejection method (ACM TOMS 26(3), 2000), including their boost
 // Gamma(a) = Gamma(a+1) U^(1/a) for a < 1, here a = 1/2: U^2.
-func chiSquarePair(p *pcg, k int) (float64, float64) {
+func chiSquarePair(p *weightinit.Stream, k int) (float64, float64) {
 	a := float64(k) / 2
 	boosted := a < 1
 	if boosted {
@@ -131,17 +131,17 @@ func chiSquarePair(p *pcg, k int) (float64, float64) {
 	draw := func() float64 {
 		boost := 1.0
 		if boosted {
-			u := 1 - uniform(p) // in (0, 1]
+			u := 1 - p.Float64() // in (0, 1]
 			boost = u * u
 		}
 		for {
-			z := normal(p)
+			z := p.Normal()
 			v := 1 + c*z
 			if v <= 0 {
 				continue
 			}
 			v = v * v * v
-			u := uniform(p)
+			u := p.Float64()
 			z2 := z * z
 			if u < 1-0.0331*z2*z2 || math.Log(u) < 0.5*z2+d*(1-v+math.Log(v)) {
 				return 2 * d * v * boost

@@ -31,8 +31,8 @@ type scales struct{ x, u float64 }
 // netLayer is one layer of the network sampler, with its laws resolved.
 type netLayer struct {
 	arch.Layer
-	weights filler
-	bias    filler
+	weights weightinit.Sampler
+	bias    weightinit.Sampler
 	hasBias bool
 	logBias float64    // log of the bias's standard deviation
 	module  []netLayer // a residual block's module
@@ -88,9 +88,9 @@ func (p *netPlan) resolve(l arch.Layer, init weightinit.Init) netLayer {
 		return nl
 	}
 	fi, fo := l.FanIn(), l.FanOut()
-	nl.weights = newFiller(init.Weight, fi, fo)
+	nl.weights = init.Weight.Sampler(fi, fo)
 	if !init.Bias.IsZero() {
-		nl.bias = newFiller(init.Bias, fi, fo)
+		nl.bias = init.Bias.Sampler(fi, fo)
 		nl.hasBias = true
 		nl.logBias = 0.5 * math.Log(init.Bias.Variance(fi, fo))
 	}
@@ -153,14 +153,14 @@ func (w *netWorker) sample(seed, index uint64, row []float64) {
 // PCG stream gives the n0 normal draws of u first, then each layer's
 // weights (row-major, as PyTorch lays them out) and biases, in order.
 func (w *netWorker) run(seed, index uint64, row []float64) ([]float32, scales) {
-	w.pcg.seed(seed, index)
+	w.pcg.Seed(seed, index)
 	p := w.plan
 	n0 := len(p.input)
 	a, b := w.cur, w.next
 	copy(a, p.input)
 	tan := a[n0 : 2*n0]
 	for i := range tan {
-		tan[i] = float32(normal(&w.pcg))
+		tan[i] = float32(w.pcg.Normal())
 	}
 	// Scale the drawn tangent to a unit vector: e^(2 s.u) ||tan||^2 = 1.
 	su, ms := measure(tan, 0)
@@ -210,7 +210,7 @@ func (w *netWorker) dense(l *netLayer, in, out []float32, s scales) scales {
 	for r0 := 0; r0 < nout; r0 += rows {
 		r := min(rows, nout-r0)
 		blk := w.weights[:r*nin]
-		l.weights.fill(&w.pcg, blk)
+		l.weights.Fill(&w.pcg, blk)
 		tensor.Sgemm(false, true, 2, r, nin, 1, in, nin, blk, nin, 0, out[r0:], nout)
 	}
 	return w.finish(l, out, 1, s)
@@ -221,7 +221,7 @@ func (w *netWorker) dense(l *netLayer, in, out []float32, s scales) scales {
 func (w *netWorker) conv(l *netLayer, in, out []float32, s scales) scales {
 	k, p, c := l.FanIn(), l.Out.H*l.Out.W, l.Channels
 	kernel := w.weights[:c*k]
-	l.weights.fill(&w.pcg, kernel)
+	l.weights.Fill(&w.pcg, kernel)
 	nin, nout := l.In.Size(), l.Out.Size()
 	cols := w.cols[:k*p]
 	for h := range 2 {
@@ -239,7 +239,7 @@ func (w *netWorker) finish(l *netLayer, out []float32, positions int, s scales) 
 	x, u := out[:n], out[n:]
 	if l.hasBias {
 		b := w.bias[:l.Width()]
-		l.bias.fill(&w.pcg, b)
+		l.bias.Fill(&w.pcg, b)
 		s.x = addBias(x, s.x, b, l.logBias, positions)
 	}
 	if l.ReLU {

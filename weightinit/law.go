@@ -8,7 +8,6 @@ package weightinit
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 )
 
 // Family is a symmetric, zero-mean distribution shape, scaled by a variance rule.
@@ -93,54 +92,6 @@ func (f Family) Valid() bool {
 		}
 	}
 	return false
-}
-
-// Sampler draws from the family with nominal variance v.
-type Sampler struct {
-	family Family
-	scale  float64
-}
-
-// NewSampler returns a sampler for family f with nominal variance v >= 0.
-func (f Family) NewSampler(v float64) Sampler {
-	s := math.Sqrt(v)
-	switch f {
-	case Uniform:
-		s = math.Sqrt(3 * v)
-	case TruncNormalCorrected:
-		s = math.Sqrt(v / truncVar)
-	}
-	return Sampler{family: f, scale: s}
-}
-
-// Rand draws one value with the random source r.
-func (s Sampler) Rand(r *rand.Rand) float64 {
-	switch s.family {
-	case Normal:
-		return s.scale * r.NormFloat64()
-	case Uniform:
-		return s.scale * (2*r.Float64() - 1)
-	case TruncNormal, TruncNormalCorrected:
-		for {
-			z := r.NormFloat64()
-			if z >= -2 && z <= 2 {
-				return s.scale * z
-			}
-		}
-	case Rademacher:
-		if r.Uint64()&1 == 0 {
-			return -s.scale
-		}
-		return s.scale
-	}
-	return 0
-}
-
-// Fill fills dst with independent draws.
-func (s Sampler) Fill(r *rand.Rand, dst []float32) {
-	for i := range dst {
-		dst[i] = float32(s.Rand(r))
-	}
 }
 
 // Fan selects which fan a variance rule divides by.

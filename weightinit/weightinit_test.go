@@ -2,7 +2,6 @@ package weightinit
 
 import (
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -34,7 +33,7 @@ func TestSampleMoments(t *testing.T) {
 	const n = 200000
 	const v = 0.37
 	for _, f := range []Family{Normal, Uniform, TruncNormal, TruncNormalCorrected, Rademacher} {
-		r := rand.New(rand.NewPCG(1, uint64(len(f))))
+		r := NewStream(1, uint64(len(f)))
 		s := f.NewSampler(v)
 		var s1, s2, s4, s8 float64
 		for i := 0; i < n; i++ {
@@ -64,7 +63,7 @@ func TestSampleMoments(t *testing.T) {
 }
 
 func TestSamplerSupport(t *testing.T) {
-	r := rand.New(rand.NewPCG(2, 2))
+	r := NewStream(2, 2)
 	u := Uniform.NewSampler(1.0 / 3) // U(-1, 1)
 	tr := TruncNormal.NewSampler(4)  // sd 2, cut at 4
 	rd := Rademacher.NewSampler(9)

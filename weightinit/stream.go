@@ -1,27 +1,30 @@
-package probe
+package weightinit
 
 import (
 	"math"
 	"math/bits"
-
-	"github.com/initscope/initscope/weightinit"
 )
 
-// pcg is math/rand/v2's PCG generator (128-bit LCG state, DXSM output),
-// the same state and the same outputs, bit for bit (the tests check it). It
-// is defined here so that the hot loop of fill can keep the state in two
-// registers: going through a *rand.PCG stores and reloads it for every
-// draw, which puts a memory round trip on the generator's dependency chain,
-// and a *rand.Rand adds an interface call. Every draw below equals the one
-// math/rand/v2 makes from rand.New(rand.NewPCG(hi, lo)): the distributions
-// are the standard library's, only faster.
-type pcg struct{ hi, lo uint64 }
+// Stream is a random stream: math/rand/v2's PCG generator (128-bit LCG
+// state, DXSM output), the same state and the same outputs, bit for bit
+// (the tests check it). It is defined here so that the hot loop of
+// Sampler.Fill can keep the state in two registers: going through a
+// *rand.PCG stores and reloads it for every draw, which puts a memory round
+// trip on the generator's dependency chain, and a *rand.Rand adds an
+// interface call. Every draw equals the one math/rand/v2 makes from
+// rand.New(rand.NewPCG(seed1, seed2)): the distributions are the standard
+// library's, only faster. Every weight initialized anywhere in initscope
+// (Monte Carlo and training) is drawn through a Stream.
+type Stream struct{ hi, lo uint64 }
 
-// seed sets the state as rand.NewPCG(seed1, seed2) does.
-func (p *pcg) seed(seed1, seed2 uint64) { p.hi, p.lo = seed1, seed2 }
+// NewStream returns the stream that rand.NewPCG(seed1, seed2) starts.
+func NewStream(seed1, seed2 uint64) *Stream { return &Stream{seed1, seed2} }
+
+// Seed sets the state as rand.NewPCG(seed1, seed2) does.
+func (p *Stream) Seed(seed1, seed2 uint64) { p.hi, p.lo = seed1, seed2 }
 
 // next returns the advanced generator and its output, as (*rand.PCG).Uint64.
-func (p pcg) next() (pcg, uint64) {
+func (p Stream) next() (Stream, uint64) {
 	const (
 		mulHi = 2549297995355413924
 		mulLo = 4865540595714422341
@@ -42,8 +45,8 @@ func (p pcg) next() (pcg, uint64) {
 	return p, hi
 }
 
-// uint64 draws 64 random bits.
-func (p *pcg) uint64() uint64 {
+// Uint64 draws 64 random bits, as rand.Rand.Uint64 does.
+func (p *Stream) Uint64() uint64 {
 	var u uint64
 	*p, u = p.next()
 	return u
@@ -117,12 +120,12 @@ func init() {
 	}
 }
 
-// uniform returns a float64 in [0, 1), as rand.Rand.Float64 does.
-func uniform(p *pcg) float64 { return float64(p.uint64()<<11>>11) / (1 << 53) }
+// Float64 returns a float64 in [0, 1), as rand.Rand.Float64 does.
+func (p *Stream) Float64() float64 { return float64(p.Uint64()<<11>>11) / (1 << 53) }
 
-// normal returns a standard normal draw, as rand.Rand.NormFloat64 does.
-func normal(p *pcg) float64 {
-	u := p.uint64()
+// Normal returns a standard normal draw, as rand.Rand.NormFloat64 does.
+func (p *Stream) Normal() float64 {
+	u := p.Uint64()
 	j := int32(u)
 	i := u >> 32 & 0x7F
 	x := float64(j) * float64(zigW[i])
@@ -133,12 +136,12 @@ func normal(p *pcg) float64 {
 }
 
 // normalSlow finishes a ziggurat draw that fell outside the rectangles.
-func normalSlow(p *pcg, j int32, i uint64, x float64) float64 {
+func normalSlow(p *Stream, j int32, i uint64, x float64) float64 {
 	for {
 		if i == 0 {
 			for {
-				x = -math.Log(uniform(p)) * (1.0 / zigR)
-				y := -math.Log(uniform(p))
+				x = -math.Log(p.Float64()) * (1.0 / zigR)
+				y := -math.Log(p.Float64())
 				if y+y >= x*x {
 					break
 				}
@@ -148,7 +151,7 @@ func normalSlow(p *pcg, j int32, i uint64, x float64) float64 {
 			}
 			return -zigR - x
 		}
-		y := zigF[i] + float32(uniform(p))*(zigF[i-1]-zigF[i])
+		y := zigF[i] + float32(p.Float64())*(zigF[i-1]-zigF[i])
 		sq := &zigSqueeze[i]
 		ax := math.Abs(x)
 		switch {
@@ -159,7 +162,7 @@ func normalSlow(p *pcg, j int32, i uint64, x float64) float64 {
 		case y < float32(math.Exp(-.5*x*x)):
 			return x
 		}
-		u := p.uint64()
+		u := p.Uint64()
 		j = int32(u)
 		i = u >> 32 & 0x7F
 		x = float64(j) * float64(zigW[i])
@@ -177,36 +180,55 @@ func absInt32(i int32) uint32 {
 	return uint32(i)
 }
 
-// filler draws one weight or bias tensor of a law at one layer's fans. Its
-// values equal those of weightinit's Sampler.Fill with rand.New of the same
-// PCG; it only dispatches on the family once per tensor instead of once per
-// value.
-type filler struct {
-	family weightinit.Family
+// Sampler draws from one law at one layer's fans (Law.Sampler) or from a
+// family at a given variance (Family.NewSampler). It dispatches on the
+// family once per Fill, not once per value.
+type Sampler struct {
+	family Family
 	scale  float64
 }
 
-// newFiller returns the filler for law l at a layer with these fans. The
-// scale per family mirrors weightinit.Family.NewSampler, which does not
-// export it; TestFillerMatchesWeightinit keeps the two in step.
-func newFiller(l weightinit.Law, fanIn, fanOut int) filler {
-	v := l.Rule.Variance(fanIn, fanOut)
+// NewSampler returns a sampler for family f with nominal variance v >= 0.
+func (f Family) NewSampler(v float64) Sampler {
 	s := math.Sqrt(v)
-	switch l.Family {
-	case weightinit.Uniform:
+	switch f {
+	case Uniform:
 		s = math.Sqrt(3 * v)
-	case weightinit.TruncNormalCorrected:
-		s = math.Sqrt(v / weightinit.TruncatedVariance())
+	case TruncNormalCorrected:
+		s = math.Sqrt(v / truncVar)
 	}
-	return filler{family: l.Family, scale: s}
+	return Sampler{family: f, scale: s}
 }
 
-// fill writes independent draws into dst.
-func (f filler) fill(p *pcg, dst []float32) {
-	s := f.scale
-	switch f.family {
-	case weightinit.Normal:
-		// normal, inlined by hand with the state in a local whose address
+// Rand draws one value from the stream p, in float64; Fill draws the
+// same values rounded to float32.
+func (s Sampler) Rand(p *Stream) float64 {
+	switch s.family {
+	case Normal:
+		return s.scale * p.Normal()
+	case Uniform:
+		return s.scale * (2*p.Float64() - 1)
+	case TruncNormal, TruncNormalCorrected:
+		for {
+			if z := p.Normal(); z >= -2 && z <= 2 {
+				return s.scale * z
+			}
+		}
+	case Rademacher:
+		if p.Uint64()&1 == 0 {
+			return -s.scale
+		}
+		return s.scale
+	}
+	return 0
+}
+
+// Fill writes independent draws into dst, in order, from the stream p.
+func (s Sampler) Fill(p *Stream, dst []float32) {
+	sc := s.scale
+	switch s.family {
+	case Normal:
+		// Normal, inlined by hand with the state in a local whose address
 		// is never taken, so that it stays in registers.
 		q := *p
 		for k := range dst {
@@ -220,26 +242,26 @@ func (f filler) fill(p *pcg, dst []float32) {
 				x = normalSlow(p, j, i, x)
 				q = *p
 			}
-			dst[k] = float32(s * x)
+			dst[k] = float32(sc * x)
 		}
 		*p = q
-	case weightinit.Uniform:
+	case Uniform:
 		for k := range dst {
-			dst[k] = float32(s * (2*uniform(p) - 1))
+			dst[k] = float32(sc * (2*p.Float64() - 1))
 		}
-	case weightinit.TruncNormal, weightinit.TruncNormalCorrected:
+	case TruncNormal, TruncNormalCorrected:
 		for k := range dst {
-			z := normal(p)
+			z := p.Normal()
 			for z < -2 || z > 2 {
-				z = normal(p)
+				z = p.Normal()
 			}
-			dst[k] = float32(s * z)
+			dst[k] = float32(sc * z)
 		}
-	case weightinit.Rademacher:
+	case Rademacher:
 		for k := range dst {
-			dst[k] = float32(s)
-			if p.uint64()&1 == 0 {
-				dst[k] = float32(-s)
+			dst[k] = float32(sc)
+			if p.Uint64()&1 == 0 {
+				dst[k] = float32(-sc)
 			}
 		}
 	default:
