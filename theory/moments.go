@@ -134,7 +134,7 @@ func (w *walker) jacobian() Jacobian {
 		j.Note = "defined here for dense nets only: measure conv, pooling and residual nets with probe"
 		return j
 	}
-	lnZ2 := -math.Log(float64(w.net.Input.Size()))
+	lnZ2 := -math.Log(float64(w.g.Input().Size()))
 	lnRatio := 0.0
 	j.Exact = true
 	for i, l := range w.jac {

@@ -33,8 +33,9 @@ func within5SE(t *testing.T, what string, m *moments, want float64) {
 	}
 }
 
-// matVec returns W x for W with len(x) columns drawn by draw.
-func randomLayer(r *rand.Rand, x []float64, rows int, draw func() float64, relu bool) []float64 {
+// randomLayer returns W x, rectified if relu, for a fresh rows x len(x)
+// matrix W whose entries draw returns.
+func randomLayer(x []float64, rows int, draw func() float64, relu bool) []float64 {
 	y := make([]float64, rows)
 	for i := range y {
 		s := 0.0
@@ -83,13 +84,13 @@ func TestKurtosisTermMonteCarlo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := rand.New(rand.NewPCG(1, 2))
+			st := weightinit.NewStream(1, 2)
 			sampler := in.Weight.Sampler(n0, n1)
-			draw := func() float64 { return sampler.Rand(r) }
+			draw := func() float64 { return sampler.Rand(st) }
 			var m moments
 			m0 := sqNorm(x) / n0
 			for s := 0; s < samples; s++ {
-				y := randomLayer(r, x, n1, draw, relu)
+				y := randomLayer(x, n1, draw, relu)
 				ratio := sqNorm(y) / n1 / m0
 				m.add(ratio * ratio)
 			}
@@ -123,8 +124,8 @@ func TestResidualBlockMonteCarlo(t *testing.T) {
 			draw := func() float64 { return sd * r.NormFloat64() }
 			var m1, m2 moments
 			for s := 0; s < samples; s++ {
-				h := randomLayer(r, x, n, draw, true)
-				y := randomLayer(r, h, n, draw, endReLU)
+				h := randomLayer(x, n, draw, true)
+				y := randomLayer(h, n, draw, endReLU)
 				out := make([]float64, n)
 				for i := range out {
 					out[i] = x[i] + bl.eta*y[i]

@@ -408,7 +408,7 @@ func TestPredictErrors(t *testing.T) {
 	neg.Weight.Rule.C = -1
 	for _, c := range []struct {
 		name string
-		net  *arch.Net
+		net  *arch.Graph
 		opt  Options
 	}{
 		{"nil net", nil, Options{Init: he}},

@@ -73,7 +73,7 @@ const (
 // initialization. Its JSON form is the contract of `initscope predict
 // --format json`.
 type Prediction struct {
-	// Net is the net as it was given (arch.Net.Source), or in the compact
+	// Net is the net as it was given (arch.Graph.Source), or in the compact
 	// grammar when it was built otherwise.
 	Net string `json:"net"`
 	// Init names the initialization, WeightLaw and BiasLaw spell its laws.
@@ -86,7 +86,7 @@ type Prediction struct {
 	// InputL4 is the ||x||_4^4/||x||_2^4 used for the first layer.
 	InputL4 num.Number `json:"input_l4"`
 	// Depth is the number of ReLU layers, those inside residual modules
-	// included (arch.Net.ReLULayers).
+	// included (arch.Graph.ReLULayers).
 	Depth int `json:"depth"`
 	// Beta is the sum of 1/width over the ReLU layers: units for dense
 	// layers, output channels for conv layers (THEORY 4), and the stream
@@ -190,8 +190,8 @@ type Layer struct {
 }
 
 // validate checks the options against the net.
-func (opt Options) validate(net *arch.Net) error {
-	if net == nil || len(net.Layers) == 0 {
+func (opt Options) validate(g *arch.Graph) error {
+	if g == nil || len(g.Nodes) < 2 {
 		return fmt.Errorf("net: no layers")
 	}
 	w, b := opt.Init.Weight, opt.Init.Bias
@@ -221,29 +221,30 @@ func (opt Options) validate(net *arch.Net) error {
 	return nil
 }
 
-// Predict computes the prediction for net under opt. It returns an error,
-// never a panic, when the options do not fit the net.
-func Predict(net *arch.Net, opt Options) (*Prediction, error) {
-	if err := opt.validate(net); err != nil {
+// Predict computes the prediction for the net g under opt, walking its layers
+// (arch.Graph.Layers) in topological order. It returns an error, never a
+// panic, when the options do not fit the net.
+func Predict(g *arch.Graph, opt Options) (*Prediction, error) {
+	if err := opt.validate(g); err != nil {
 		return nil, err
 	}
-	w := newWalker(net, opt)
+	w := newWalker(g, opt)
 	p := &Prediction{
-		Net:       net.Source,
+		Net:       g.Source,
 		Init:      opt.Init.Name,
 		WeightLaw: opt.Init.Weight.String(),
 		BiasLaw:   opt.Init.Bias.String(),
 		M0:        num.Unknown,
 		InputL4:   num.Number(w.l4),
-		Depth:     net.ReLULayers(),
+		Depth:     g.ReLULayers(),
 	}
 	if p.Net == "" {
-		p.Net = net.String()
+		p.Net = g.String()
 	}
 	if opt.M0 > 0 {
 		p.M0 = num.Number(opt.M0)
 	}
-	for i, l := range net.Layers {
+	for i, l := range g.Layers() {
 		p.Layers = append(p.Layers, w.step(i, l))
 	}
 	p.Beta = w.beta

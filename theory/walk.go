@@ -66,7 +66,7 @@ type reluRecord struct {
 
 // walker carries the state of the prediction from layer to layer.
 type walker struct {
-	net *arch.Net
+	g   *arch.Graph
 	opt Options
 	// m0 is the M_0 the bias terms are measured against (1 when biases are
 	// zero and M_0 was not given: then nothing depends on it).
@@ -131,9 +131,9 @@ type walker struct {
 	scheduleCache map[bool]schedules
 }
 
-func newWalker(net *arch.Net, opt Options) *walker {
+func newWalker(g *arch.Graph, opt Options) *walker {
 	w := &walker{
-		net: net, opt: opt, m0: opt.M0,
+		g: g, opt: opt, m0: opt.M0,
 		mean: point(0), meanExact: true, gainExact: true,
 		second: 0, secondExact: true,
 		logMean: 0, logVar: 0, logExact: true,
@@ -146,7 +146,7 @@ func newWalker(net *arch.Net, opt Options) *walker {
 		w.m0 = 1
 	}
 	if w.l4 == 0 {
-		w.l4 = math.Min(1, 6/float64(net.Input.Size()))
+		w.l4 = math.Min(1, 6/float64(g.Input().Size()))
 	}
 	return w
 }
@@ -281,8 +281,9 @@ func (lw law) describe(out *Layer, fanIn int) {
 // covered by equally many windows and otherwise assumes that the input's
 // energy is spread evenly over positions.
 func coverage(l arch.Layer) (f float64, exact bool) {
-	fh, eh := axisCoverage(l.In.H, l.Out.H, l.Kernel, l.Stride, l.Pad)
-	fw, ew := axisCoverage(l.In.W, l.Out.W, l.Kernel, l.Stride, l.Pad)
+	win := l.Window()
+	fh, eh := axisCoverage(l.In.H, l.Out.H, win.Kernel, win.Stride, win.Pad)
+	fw, ew := axisCoverage(l.In.W, l.Out.W, win.Kernel, win.Stride, win.Pad)
 	return fh * fw, eh && ew
 }
 
