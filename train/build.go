@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/nn"
@@ -28,11 +27,11 @@ const (
 // and a residual block nn.NewResidual(module, eta) whose module is an
 // nn.Sequential of its two layers and their ReLUs. A flat input of n values
 // is a vector of n features: data images are flattened in NCHW order.
-func Build(net *arch.Net) (*nn.Sequential[float32], error) {
-	if net == nil || len(net.Layers) == 0 {
+func Build(net *arch.Graph) (*nn.Sequential[float32], error) {
+	if net == nil || len(net.Nodes) < 2 {
 		return nil, fmt.Errorf("build: the net has no layers")
 	}
-	layers, err := buildLayers(net.Layers)
+	layers, err := buildLayers(net.Layers())
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +41,8 @@ func Build(net *arch.Net) (*nn.Sequential[float32], error) {
 // buildLayers maps arch layers to nn layers, each followed by its ReLU.
 func buildLayers(ls []arch.Layer) ([]nn.Layer[float32], error) {
 	var out []nn.Layer[float32]
-	for i, l := range ls {
+	for i := range ls {
+		l := &ls[i]
 		layer, err := buildLayer(l)
 		if err != nil {
 			return nil, fmt.Errorf("build: layer %d (%s): %w", i+1, l, err)
@@ -56,22 +56,26 @@ func buildLayers(ls []arch.Layer) ([]nn.Layer[float32], error) {
 }
 
 // buildLayer maps one arch layer, without its ReLU.
-func buildLayer(l arch.Layer) (nn.Layer[float32], error) {
+func buildLayer(l *arch.Layer) (nn.Layer[float32], error) {
 	in := shape(l.In)
+	w := l.Window()
 	switch l.Kind {
 	case arch.Dense:
-		return nn.NewDense[float32](l.In.Size(), l.Units)
+		return nn.NewDense[float32](l.In.Size(), l.Out.C)
 	case arch.Conv:
-		return nn.NewConv2d[float32](in, l.Channels, l.Kernel, l.Stride, l.Pad)
+		return nn.NewConv2d[float32](in, l.Out.C, w.Kernel, w.Stride, w.Pad)
 	case arch.MaxPool:
-		return nn.NewMaxPool2d[float32](in, l.Kernel, l.Stride)
+		return nn.NewMaxPool2d[float32](in, w.Kernel, w.Stride)
 	case arch.AvgPool:
-		return nn.NewAvgPool2d[float32](in, l.Kernel, l.Stride)
+		return nn.NewAvgPool2d[float32](in, w.Kernel, w.Stride)
 	case arch.GlobalAvgPool:
 		return nn.NewGlobalAvgPool[float32](in)
 	case arch.Flatten:
 		return nn.NewFlatten[float32](in), nil
 	case arch.Residual:
+		if len(l.Shortcut) > 0 || l.PostReLU {
+			return nil, fmt.Errorf("projection shortcuts and post-join ReLUs are not supported yet")
+		}
 		inner, err := buildLayers(l.Module)
 		if err != nil {
 			return nil, err
@@ -102,7 +106,7 @@ func Initialize(model *nn.Sequential[float32], init weightinit.Init, seed uint64
 	if init.Weight.IsZero() {
 		return fmt.Errorf("initialize: weight law %s is all zeros: every ReLU unit would stay identical", init.Weight)
 	}
-	r := rand.New(rand.NewPCG(seed, InitStream))
+	r := weightinit.NewStream(seed, InitStream)
 	for _, p := range model.Params() {
 		if p.FanIn < 1 || p.FanOut < 1 {
 			return fmt.Errorf("initialize: parameter %s has fan-in %d, fan-out %d: want both >= 1", p.Name, p.FanIn, p.FanOut)

@@ -11,7 +11,7 @@ import (
 	"github.com/initscope/initscope/weightinit"
 )
 
-func mustNet(t *testing.T, spec string) *arch.Net {
+func mustNet(t *testing.T, spec string) *arch.Graph {
 	t.Helper()
 	net, err := arch.Parse(spec)
 	if err != nil {
@@ -29,7 +29,7 @@ func mustInit(t *testing.T, name string) weightinit.Init {
 	return in
 }
 
-func mustBuild(t *testing.T, net *arch.Net) *nn.Sequential[float32] {
+func mustBuild(t *testing.T, net *arch.Graph) *nn.Sequential[float32] {
 	t.Helper()
 	m, err := Build(net)
 	if err != nil {
@@ -64,12 +64,13 @@ func TestBuild(t *testing.T) {
 		t.Run(spec, func(t *testing.T) {
 			net := mustNet(t, spec)
 			model := mustBuild(t, net)
-			if model.InShape() != shape(net.Input) || model.OutShape() != shape(net.Output()) {
-				t.Errorf("model maps %v to %v, net %s to %s", model.InShape(), model.OutShape(), net.Input, net.Output())
+			if model.InShape() != shape(net.Input()) || model.OutShape() != shape(net.Output()) {
+				t.Errorf("model maps %v to %v, net %s to %s", model.InShape(), model.OutShape(), net.Input(), net.Output())
 			}
 			layers := model.Layers()
 			j := 0
-			for i, l := range net.Layers {
+			for i, l := range net.Layers() {
+				l := &l
 				if j >= len(layers) {
 					t.Fatalf("the model has %d layers, too few for arch layer %d", len(layers), i+1)
 				}
@@ -111,12 +112,13 @@ func TestBuild(t *testing.T) {
 			}
 
 			params := model.Params()
-			wls := weightLayers(net.Layers)
+			wls := weightLayers(net.Layers())
 			if len(params) != 2*len(wls) {
 				t.Fatalf("%d parameters, want a weight and a bias for each of %d layers", len(params), len(wls))
 			}
 			total := 0
 			for k, wl := range wls {
+				wl := &wl
 				w, b := params[2*k], params[2*k+1]
 				if w.Role != nn.Weight || b.Role != nn.Bias {
 					t.Errorf("parameters %s, %s: roles %s, %s", w.Name, b.Name, w.Role, b.Role)
@@ -187,7 +189,7 @@ func TestBuildErrors(t *testing.T) {
 	if _, err := Build(nil); err == nil {
 		t.Error("Build(nil): no error")
 	}
-	if _, err := Build(&arch.Net{Input: arch.Flat(3)}); err == nil {
+	if _, err := Build(&arch.Graph{Nodes: []arch.Node{{Op: arch.OpInput, Out: arch.Flat(3)}}}); err == nil {
 		t.Error("Build of a net without layers: no error")
 	}
 }
@@ -266,7 +268,7 @@ func TestInitializeStream(t *testing.T) {
 		t.Error("seeds 5 and 6 gave the same first weights")
 	}
 	// The documented order: one stream, parameter by parameter.
-	r := rand.New(rand.NewPCG(5, InitStream))
+	r := weightinit.NewStream(5, InitStream)
 	for k, p := range a {
 		fanIn := 784
 		if k >= 2 {

@@ -12,7 +12,7 @@ import (
 // Config is one training run.
 type Config struct {
 	// Net is the network to train; Init draws its weights and biases.
-	Net  *arch.Net
+	Net  *arch.Graph
 	Init weightinit.Init
 	// Optimizer is "sgd" (with Momentum and WeightDecay, PyTorch's SGD) or
 	// "adam" (PyTorch's Adam, β = (0.9, 0.999), ε = 1e-8, L2 WeightDecay).
@@ -71,7 +71,7 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 // Its errors are *ConfigError.
 func (c *Config) Validate(info data.Info) error {
 	switch {
-	case c.Net == nil || len(c.Net.Layers) == 0:
+	case c.Net == nil || len(c.Net.Nodes) < 2:
 		return configErr("Net", "missing: give a net such as fc:784-100-10")
 	case c.Init.Weight.IsZero():
 		return configErr("Init", "weight law %s is all zeros: every ReLU unit would stay identical", c.Init.Weight)
@@ -98,7 +98,7 @@ func (c *Config) Validate(info data.Info) error {
 	case c.StopAtTarget && c.TargetAcc == 0:
 		return configErr("StopAtTarget", "there is no target to stop at: set TargetAcc too")
 	}
-	in, out := c.Net.Input, c.Net.Output()
+	in, out := c.Net.Input(), c.Net.Output()
 	image := arch.Image(info.C, info.H, info.W)
 	if in.Spatial && in != image || !in.Spatial && in.Size() != image.Size() {
 		return configErr("Net", "the net's input %s does not fit %s images of %s: give input %s (or %d for a fully connected net, which sees the image flattened)",
