@@ -152,7 +152,7 @@ func TestResumeAfterKill(t *testing.T) {
 			t.Errorf("task %s (%s) recorded %d times", task.ID, task, seen[task.ID])
 		}
 	}
-	c, err := Collect(dir, grid)
+	c, err := collectGrid(dir, grid)
 	if err != nil || len(c.Missing) != 0 || len(c.Records) != helperTasks {
 		t.Errorf("Collect: %d records, %d missing, %v", len(c.Records), len(c.Missing), err)
 	}
@@ -218,7 +218,7 @@ func TestRunRecordsRetriesAndSkips(t *testing.T) {
 	if c := run(Shard{}, Options{Workers: 3}); c != (Counts{Total: 10, Skipped: 9, Failed: 1}) || calls.Load() != 1 {
 		t.Errorf("retrying all: %+v after %d calls", c, calls.Load())
 	}
-	col, err := Collect(dir, grid)
+	col, err := collectGrid(dir, grid)
 	if err != nil || len(col.Missing) != 1 || col.Missing[0].ID != grid[4].ID {
 		t.Errorf("Collect: missing %v, %v; want task 4 only", col.Missing, err)
 	}

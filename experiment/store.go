@@ -53,8 +53,16 @@ type Record struct {
 // Task returns the task the record is about.
 func (r Record) Task() Task { return Task{ID: r.ID, Kind: r.Kind, Params: r.Params} }
 
+// Decode unmarshals a done record's result into v; its error names the task.
+func (r Record) Decode(v any) error {
+	if err := json.Unmarshal(r.Result, v); err != nil {
+		return fmt.Errorf("task %s (%s): reading its result: %v", r.ID, r.Kind, err)
+	}
+	return nil
+}
+
 // Store appends records to one results file, shard-<i>-of-<n>.jsonl in its
-// directory. Each record is written with one write(2) of a whole line to a
+// directory (see SweepDir for the whole layout). Each record is written with one write(2) of a whole line to a
 // file opened with O_APPEND, then fsynced. A process killed mid-write leaves
 // at most a torn final line, which readers ignore and OpenStore cuts off. An
 // exclusive lock (flock) keeps a second process from writing the same file.
@@ -76,7 +84,7 @@ func OpenStore(dir string, shard Shard) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, fmt.Sprintf("shard-%d-of-%d.jsonl", s.Index, s.Count))
+	path := shardPath(dir, s)
 	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {

@@ -151,7 +151,7 @@ func TestCollectMergesShards(t *testing.T) {
 		}
 		s.Close()
 	}
-	c, err := Collect(dir, grid)
+	c, err := collectGrid(dir, grid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestCollectMergesShards(t *testing.T) {
 	if len(c.Extra) != 1 || c.Extra[0].Task().String() != stray.String() {
 		t.Errorf("extra %v, want the stray task", c.Extra)
 	}
-	all, err := Collect(dir, nil)
+	all, err := collectGrid(dir, nil)
 	if err != nil || len(all.Records) != 5 || all.Missing != nil || all.Extra != nil {
 		t.Errorf("Collect without a grid: %d records, %v", len(all.Records), err)
 	}

@@ -3,6 +3,9 @@
 // task, a Kubernetes indexed pod) can run, with results appended atomically to
 // JSON Lines files so that a killed run resumes where it stopped.
 //
+// A results directory (see SweepDir) keeps the shards' records beside the
+// sweeps run into it; Collect merges them with the sweeps' grid.
+//
 // The package knows nothing about what a task measures: the caller injects a
 // Runner that turns a Task into a JSON result.
 package experiment

@@ -23,6 +23,9 @@ const minDeadVariance = 10
 // on the number of workers or on timing, so that the same seed gives the
 // same bytes.
 type Report struct {
+	// Input names the fixed input; the caller sets it, since Compare sees
+	// only the input's values.
+	Input string `json:"input"`
 	// Net, Init, WeightLaw and BiasLaw are as in the prediction.
 	Net       string `json:"net"`
 	Init      string `json:"init"`

@@ -6,8 +6,9 @@ import (
 	"testing"
 
 	"github.com/initscope/initscope/num"
-
 	"github.com/initscope/initscope/probe"
+	"github.com/initscope/initscope/task"
+	"github.com/initscope/initscope/theory"
 )
 
 // cellOf makes a training point from the epochs to the target of its runs,
@@ -41,15 +42,15 @@ func synthFig1() *fig1Data {
 	d := &fig1Data{
 		inits: []string{"he-normal", "lecun-normal"}, depths: []int{5, 10, 20, 40},
 		factor: map[string]float64{"he-normal": 1, "lecun-normal": 0.5},
-		theory: map[initDepth]LayerTheory{}, probe: map[initDepth]*ProbeLayer{}, epochs: map[initDepth]*epochCell{},
+		theory: map[initDepth]theory.Layer{}, probe: map[initDepth]*probe.LayerReport{}, epochs: map[initDepth]*epochCell{},
 	}
 	lecun := []*epochCell{cellOf(0.5, 0.6), cellOf(0.9, 1.1), cellOf(1.5, math.NaN()), cellOf(math.NaN(), math.NaN())}
 	for i, depth := range d.depths {
 		for _, in := range d.inits {
 			k := initDepth{in, depth}
 			l := float64(depth) * math.Log10(d.factor[in])
-			d.theory[k] = LayerTheory{Log10MeanRatio: num.Number(l), MeanExact: true}
-			d.probe[k] = &ProbeLayer{Log10MeanRatio: num.Number(l + 0.05), MeanRatio: num.Number(math.Pow(10, l+0.05))}
+			d.theory[k] = theory.Layer{Log10MeanRatio: num.Number(l), MeanExact: true}
+			d.probe[k] = &probe.LayerReport{Log10MeanRatio: num.Number(l + 0.05), MeanRatio: num.Number(math.Pow(10, l+0.05))}
 		}
 		d.epochs[initDepth{"he-normal", depth}] = cellOf(0.1, 0.15)
 		d.epochs[initDepth{"lecun-normal", depth}] = lecun[i]
@@ -102,23 +103,23 @@ func TestCheckFig1(t *testing.T) {
 // synthProbe is a probe result whose output layer (layer 1) has the given
 // Var[ln M] and whose E[Var_hat] is measured with the given z-score against
 // an exact theory.
-func synthProbe(logVar, ev, z float64) *ProbeResult {
-	return &ProbeResult{
-		OutputLayer: 1, Samples: 1000000,
-		Layers: []ProbeLayer{{Index: 1, LogVar: num.Number(logVar), LogVarSE: 0.01, Z: probe.LayerZ{LogVar: 0.3},
-			Theory: LayerTheory{LogVar: num.Number(logVar), Log10SecondMomentRatio: 1}}},
+func synthProbe(logVar, ev, z float64) *task.ProbeResult {
+	return &task.ProbeResult{OutputLayer: 1, Report: probe.Report{
+		Samples: 1000000,
+		Layers: []probe.LayerReport{{Index: 1, LogVar: num.Number(logVar), LogVarSE: 0.01, Z: probe.LayerZ{LogVar: 0.3},
+			Theory: theory.Layer{LogVar: num.Number(logVar), Log10SecondMomentRatio: 1}}},
 		EmpiricalVariance: probe.MomentReport{Mean: num.Number(ev), SE: num.Number(ev / 50), TheoryMean: num.Number(ev),
 			Exact: true, Z: num.Number(z)},
-	}
+	}}
 }
 
 // synthFig2 builds Figure 2 data in which the claims hold: epochs and
 // fluctuations grow with beta; the profiles train alike.
 func synthFig2() *fig2Data {
 	d := &fig2Data{depths: []int{10, 20, 40}, widths: []int{10, 20, 40},
-		probe: map[depthWidth]*ProbeResult{}, epochs: map[depthWidth]*epochCell{},
+		probe: map[depthWidth]*task.ProbeResult{}, epochs: map[depthWidth]*epochCell{},
 		profiles: profiles, betas: []float64{1, 2}, profDepth: 20,
-		profProbe: map[profileBeta]*ProbeResult{}, profTrain: map[profileBeta]*epochCell{}, profArch: map[profileBeta]string{}}
+		profProbe: map[profileBeta]*task.ProbeResult{}, profTrain: map[profileBeta]*epochCell{}, profArch: map[profileBeta]string{}}
 	keys, betas := d.cells()
 	for i, k := range keys {
 		b := betas[i]
@@ -183,7 +184,7 @@ func TestCheckFig2(t *testing.T) {
 // 1/l (no bound for ReLU-ending modules) is shown only.
 func synthFig3() *fig3Data {
 	d := &fig3Data{ends: []string{"relu", "linear"}, schedules: []string{"1", "0.5^l", "1/l"}, blocks: []int{5, 10, 20, 40},
-		probe: map[fig3Key]*ProbeLayer{}, epochs: map[fig3Key]*epochCell{}, trainEnd: "relu",
+		probe: map[fig3Key]*probe.LayerReport{}, epochs: map[fig3Key]*epochCell{}, trainEnd: "relu",
 		limit: map[endSchedule]float64{
 			{"relu", "1"}: math.Inf(1), {"relu", "0.5^l"}: 0.6, {"relu", "1/l"}: math.Inf(1),
 			{"linear", "1"}: math.Inf(1), {"linear", "0.5^l"}: 0.4, {"linear", "1/l"}: 2},
@@ -192,7 +193,7 @@ func synthFig3() *fig3Data {
 		for _, L := range d.blocks {
 			x := float64(L)
 			for s, v := range map[string]float64{"1": 0.45 * x, "0.5^l": 0.35, "1/l": 0.3 * math.Log2(x)} {
-				d.probe[fig3Key{endSchedule{end, s}, L}] = &ProbeLayer{Log10MeanRatio: num.Number(v)}
+				d.probe[fig3Key{endSchedule{end, s}, L}] = &probe.LayerReport{Log10MeanRatio: num.Number(v)}
 			}
 		}
 	}

@@ -2,50 +2,9 @@
 // Start Training: The Effect of Initialization and Architecture" (NeurIPS
 // 2018), Figures 1-3, as sweeps of the experiment package, and turns their
 // results into CSV summaries, PNG and SVG plots and a self-contained HTML
-// report in which code checks each of the paper's claims. The same runner
-// executes users' own sweep files.
-//
-// # Task kinds and their params
-//
-// A Runner runs three kinds of task (experiment.Task). Every kind reads:
-//
-//	arch   the net, as arch.Parse reads it: fc:784-100x20-10, net:784,dense32,resdense32x10:eta=0.9^l,dense10, or JSON (required)
-//	init   a weightinit preset (he-normal, lecun-normal, pytorch-default, ...) or a law such as normal:2/fan_in (required)
-//	bias   a bias law overriding the preset's, e.g. zero or uniform:1/3/fan_in (optional)
-//
-// predict: theory.Predict for the net; the result is a PredictResult. It reads
-//
-//	input  the fixed input ones, gaussian or DATASET:K, test image K of mnist, fashion-mnist or cifar10 (default: DATA:0 for
-//	       the task's data param, else mnist:0 for nets with 784 inputs); only M_0 and ||x||_4 matter
-//
-// probe: Monte Carlo at initialization (probe.Run, probe.Compare); the result is a ProbeResult, the
-// theory beside every measurement. It reads input as predict does, and
-//
-//	samples  independent initializations (default 1000)
-//	method   auto (default: the exact O(depth) sampler for Gaussian fully connected nets with zero
-//	         biases, real networks otherwise), exact or network
-//	seed     sample i draws from the PCG stream (seed, i) (default 1)
-//
-// train: trains the net (train.Run); the result is a train.Result. It reads
-//
-//	data            mnist, fashion-mnist or cifar10 (required; cifar10 needs Runner.DataDirs, --data-dir)
-//	lr              learning rate (required)
-//	epochs          the cap, in passes over the training set; may be fractional (required)
-//	optimizer       sgd (default) or adam
-//	momentum        SGD momentum (default 0)
-//	weight_decay    L2 penalty (default 0)
-//	batch           mini-batch size (default 128)
-//	target          test accuracy to reach, e.g. 0.2 (default 0.2; 0 for none)
-//	eval_every      steps between evaluations (default 0: once per epoch): the resolution of the epochs to the target
-//	eval_samples    test images per evaluation, the first ones (default 0: all)
-//	stop_at_target  end the run at the first evaluation that reaches the target (default false)
-//	seed            initialization and example order (default 1)
-//
-// Params a kind does not read are labels: they are kept with the task and
-// its results (the figures group by them: depth, width, profile, schedule),
-// change the task's id, and are otherwise ignored. So one sweep may mix
-// kinds, each ignoring the others' params; the echo of the settings in each
-// result (e.g. train.Result.Setup) shows what was used.
+// report in which code checks each of the paper's claims. Its tasks run on
+// task.Runner, which also runs users' own sweep files; the task package
+// documents the params of each kind.
 //
 // # Sweep files
 //
@@ -69,7 +28,7 @@
 // merges the shards into results.csv (one row per task of the grid, missing
 // and failed ones included) and, for the figures' sweeps, the plots and the
 // report. A results directory keeps the sweeps it ran in DIR/sweeps (see
-// WriteSweeps), so collecting knows the grid.
+// experiment.SweepDir), so collecting knows the grid.
 //
 // # The figures
 //

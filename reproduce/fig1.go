@@ -7,7 +7,10 @@ import (
 	"strings"
 
 	"github.com/initscope/initscope/experiment"
+	"github.com/initscope/initscope/probe"
 	"github.com/initscope/initscope/report"
+	"github.com/initscope/initscope/task"
+	"github.com/initscope/initscope/theory"
 	"github.com/initscope/initscope/train"
 	"github.com/initscope/initscope/weightinit"
 )
@@ -57,12 +60,12 @@ func fig1Sweeps(c Config) ([]*experiment.Sweep, error) {
 	derived := map[string]string{"width": "{depth}", "arch": "fc:784-{depth}x{depth}-10"}
 	grid := []experiment.Axis{values("init", fig1Inits...), values("depth", depths...)}
 	pr, err := newSweep(fig1Probe, c.describe("Figure 1(a): M_d/M_0 measured over independent initializations, with the theory"),
-		[]string{KindProbe}, probeParams("mnist", samples), derived, grid...)
+		[]string{task.KindProbe}, probeParams("mnist", samples), derived, grid...)
 	if err != nil {
 		return nil, err
 	}
 	tr, err := newSweep(fig1Train, c.describe("Figure 1(b): epochs to 20% test accuracy on MNIST, width = depth"),
-		[]string{KindTrain}, c.training("").params(), derived, append(grid, seeds(c.runs()))...)
+		[]string{task.KindTrain}, c.training("").params(), derived, append(grid, seeds(c.runs()))...)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +87,8 @@ type fig1Data struct {
 	factor map[string]float64
 	// theory, probe and epochs are the points' prediction, measurement and
 	// training runs.
-	theory map[initDepth]LayerTheory
-	probe  map[initDepth]*ProbeLayer
+	theory map[initDepth]theory.Layer
+	probe  map[initDepth]*probe.LayerReport
 	epochs map[initDepth]*epochCell
 	// samples is the number of initializations each probe drew; samplers
 	// lists the initializations by the sampler that probed them.
@@ -118,9 +121,9 @@ func (d *fig1Data) load(r experiment.Record) (initDepth, error) {
 }
 
 func newFig1Data(fd *figureData) (*fig1Data, error) {
-	d := &fig1Data{factor: map[string]float64{}, theory: map[initDepth]LayerTheory{},
-		probe: map[initDepth]*ProbeLayer{}, epochs: map[initDepth]*epochCell{}, samplers: map[string][]string{}}
-	err := each(fd, fig1Probe, func(r experiment.Record, p *ProbeResult) error {
+	d := &fig1Data{factor: map[string]float64{}, theory: map[initDepth]theory.Layer{},
+		probe: map[initDepth]*probe.LayerReport{}, epochs: map[initDepth]*epochCell{}, samplers: map[string][]string{}}
+	err := each(fd, fig1Probe, func(r experiment.Record, p *task.ProbeResult) error {
 		k, err := d.load(r)
 		if err != nil {
 			return err
@@ -345,7 +348,7 @@ func renderFig1(fd *figureData, out *outputs) ([]section, error) {
 	var measured, theory []report.Series
 	var lengthRows, lengthTable [][]string
 	for _, in := range d.inits {
-		ls := make([]*ProbeLayer, len(d.depths))
+		ls := make([]*probe.LayerReport, len(d.depths))
 		th := make([]float64, len(d.depths))
 		row := []string{in}
 		for i, depth := range d.depths {

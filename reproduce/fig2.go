@@ -10,6 +10,7 @@ import (
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/probe"
 	"github.com/initscope/initscope/report"
+	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/train"
 )
 
@@ -64,12 +65,12 @@ func fig2Sweeps(c Config) ([]*experiment.Sweep, error) {
 	derived := map[string]string{"arch": "fc:784-{width}x{depth}-10"}
 	grid := []experiment.Axis{values("depth", depths...), values("width", widths...)}
 	pr, err := newSweep(fig2Probe, c.describe("Figure 2(a, c): Var[ln M_d] and E[Var_hat] of constant-width fc nets, measured with the theory"),
-		[]string{KindProbe}, merge(fixed, probeParams("mnist", samples)), derived, grid...)
+		[]string{task.KindProbe}, merge(fixed, probeParams("mnist", samples)), derived, grid...)
 	if err != nil {
 		return nil, err
 	}
 	tr, err := newSweep(fig2Train, c.describe("Figure 2(a): epochs to 20% test accuracy of constant-width fc nets on MNIST"),
-		[]string{KindTrain}, merge(fixed, c.training("").params()), derived, append(grid, seeds(c.runs()))...)
+		[]string{task.KindTrain}, merge(fixed, c.training("").params()), derived, append(grid, seeds(c.runs()))...)
 	if err != nil {
 		return nil, err
 	}
@@ -89,12 +90,12 @@ func fig2Sweeps(c Config) ([]*experiment.Sweep, error) {
 	points := experiment.Axis{Zip: zip}
 	profFixed := merge(fixed, map[string]any{"depth": profDepth})
 	pp, err := newSweep(fig2ProfilesProbe, c.describe("Figure 2(b): Var[ln M_d] of fc nets of equal depth and beta, different width profiles"),
-		[]string{KindProbe}, merge(profFixed, probeParams("mnist", profSamples)), nil, points)
+		[]string{task.KindProbe}, merge(profFixed, probeParams("mnist", profSamples)), nil, points)
 	if err != nil {
 		return nil, err
 	}
 	pt, err := newSweep(fig2ProfilesTrain, c.describe("Figure 2(b): epochs to 20% of fc nets of equal depth and beta, different width profiles"),
-		[]string{KindTrain}, merge(profFixed, c.training("").params()), nil, points, seeds(c.runs()))
+		[]string{task.KindTrain}, merge(profFixed, c.training("").params()), nil, points, seeds(c.runs()))
 	if err != nil {
 		return nil, err
 	}
@@ -114,20 +115,20 @@ type profileBeta struct {
 type fig2Data struct {
 	// depths and widths of the grid, sorted.
 	depths, widths []int
-	probe          map[depthWidth]*ProbeResult
+	probe          map[depthWidth]*task.ProbeResult
 	epochs         map[depthWidth]*epochCell
 	// profiles in grid order, their target betas sorted, their depth.
 	profiles  []string
 	betas     []float64
 	profDepth int
-	profProbe map[profileBeta]*ProbeResult
+	profProbe map[profileBeta]*task.ProbeResult
 	profTrain map[profileBeta]*epochCell
 	profArch  map[profileBeta]string
 }
 
 func newFig2Data(fd *figureData) (*fig2Data, error) {
-	d := &fig2Data{probe: map[depthWidth]*ProbeResult{}, epochs: map[depthWidth]*epochCell{},
-		profProbe: map[profileBeta]*ProbeResult{}, profTrain: map[profileBeta]*epochCell{}, profArch: map[profileBeta]string{}}
+	d := &fig2Data{probe: map[depthWidth]*task.ProbeResult{}, epochs: map[depthWidth]*epochCell{},
+		profProbe: map[profileBeta]*task.ProbeResult{}, profTrain: map[profileBeta]*epochCell{}, profArch: map[profileBeta]string{}}
 	grid := func(r experiment.Record) (depthWidth, error) {
 		depth, err := intParam(r, "depth")
 		if err != nil {
@@ -160,7 +161,7 @@ func newFig2Data(fd *figureData) (*fig2Data, error) {
 		d.profArch[k], err = textParam(r, "arch")
 		return k, err
 	}
-	err := each(fd, fig2Probe, func(r experiment.Record, p *ProbeResult) error {
+	err := each(fd, fig2Probe, func(r experiment.Record, p *task.ProbeResult) error {
 		k, err := grid(r)
 		d.probe[k] = p
 		return err
@@ -173,7 +174,7 @@ func newFig2Data(fd *figureData) (*fig2Data, error) {
 		})
 	}
 	if err == nil {
-		err = each(fd, fig2ProfilesProbe, func(r experiment.Record, p *ProbeResult) error {
+		err = each(fd, fig2ProfilesProbe, func(r experiment.Record, p *task.ProbeResult) error {
 			k, err := prof(r)
 			d.profProbe[k] = p
 			return err
@@ -199,7 +200,7 @@ func addRun[K comparable](cells map[K]*epochCell, k K, t *train.Result) {
 
 // logVar returns the measured Var[ln M_d/M_0] at the output layer with its
 // SE, the theory's value and the comparison's z-score (NaN where unknown).
-func logVar(p *ProbeResult) (measured, se, theory, z float64) {
+func logVar(p *task.ProbeResult) (measured, se, theory, z float64) {
 	if p == nil {
 		return nan, nan, nan, nan
 	}

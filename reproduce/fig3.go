@@ -9,7 +9,9 @@ import (
 	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/data"
 	"github.com/initscope/initscope/experiment"
+	"github.com/initscope/initscope/probe"
 	"github.com/initscope/initscope/report"
+	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/theory"
 	"github.com/initscope/initscope/train"
 	"github.com/initscope/initscope/weightinit"
@@ -72,12 +74,12 @@ func fig3Sweeps(c Config) ([]*experiment.Sweep, error) {
 	derived := map[string]string{"arch": fig3Arch("{inputs}", "{width}", "{blocks}", "{schedule}", "{end}")}
 	depth := []experiment.Axis{values("schedule", fig3Schedules...), values("blocks", blocks...)}
 	pr, err := newSweep(fig3Probe, c.describe(fmt.Sprintf("Figure 3: output length of residual nets (input: %s test image 0), measured with the theory", set)),
-		[]string{KindProbe}, merge(fixed, probeParams(set, samples)), derived, append([]experiment.Axis{values("end", "relu", "linear")}, depth...)...)
+		[]string{task.KindProbe}, merge(fixed, probeParams(set, samples)), derived, append([]experiment.Axis{values("end", "relu", "linear")}, depth...)...)
 	if err != nil {
 		return nil, err
 	}
 	tr, err := newSweep(fig3Train, c.describe(fmt.Sprintf("Figure 3: epochs to 20%% test accuracy of residual nets on %s", set)),
-		[]string{KindTrain}, merge(fixed, map[string]any{"end": "relu"}, c.training(set).params()), derived, append(depth, seeds(c.runs()))...)
+		[]string{task.KindTrain}, merge(fixed, map[string]any{"end": "relu"}, c.training(set).params()), derived, append(depth, seeds(c.runs()))...)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +100,7 @@ type fig3Data struct {
 	// ends and schedules in grid order, blocks sorted.
 	ends, schedules []string
 	blocks          []int
-	probe           map[fig3Key]*ProbeLayer
+	probe           map[fig3Key]*probe.LayerReport
 	epochs          map[fig3Key]*epochCell
 	// trainEnd is the module ending of the training runs.
 	trainEnd string
@@ -114,7 +116,7 @@ type fig3Data struct {
 }
 
 func newFig3Data(fd *figureData) (*fig3Data, error) {
-	d := &fig3Data{probe: map[fig3Key]*ProbeLayer{}, epochs: map[fig3Key]*epochCell{},
+	d := &fig3Data{probe: map[fig3Key]*probe.LayerReport{}, epochs: map[fig3Key]*epochCell{},
 		limit: map[endSchedule]float64{}, constant: map[string]bool{}}
 	key := func(r experiment.Record) (fig3Key, error) {
 		var k fig3Key
@@ -144,7 +146,7 @@ func newFig3Data(fd *figureData) (*fig3Data, error) {
 		d.blocks = sortedInts(append(d.blocks, k.blocks))
 		return k, nil
 	}
-	err := each(fd, fig3Probe, func(r experiment.Record, p *ProbeResult) error {
+	err := each(fd, fig3Probe, func(r experiment.Record, p *task.ProbeResult) error {
 		k, err := key(r)
 		if err != nil {
 			return err
@@ -211,7 +213,7 @@ func (d *fig3Data) bound(schedule, end string) (float64, error) {
 		if err != nil {
 			return 0, err
 		}
-		b[i] = upper(newLayerTheory(p.Layers[outputLayer(net)-1]))
+		b[i] = upper(p.Layers[task.OutputLayer(net)-1])
 	}
 	if !(b[1]-b[0] < limitGrowth) {
 		return math.Inf(1), nil
@@ -238,7 +240,7 @@ func (d *fig3Data) allDepths(es endSchedule) float64 {
 
 // upper is the theory's log10 E[M]/M_0 where it is exact, else its upper
 // bound.
-func upper(l LayerTheory) float64 {
+func upper(l theory.Layer) float64 {
 	if l.MeanExact {
 		return float64(l.Log10MeanRatio)
 	}
@@ -370,14 +372,14 @@ func renderFig3(fd *figureData, out *outputs) ([]section, error) {
 		var measured, theoryLo, theoryHi []report.Series
 		for _, s := range d.schedules {
 			es := endSchedule{end, s}
-			ls := make([]*ProbeLayer, len(d.blocks))
+			ls := make([]*probe.LayerReport, len(d.blocks))
 			lo, hi := make([]float64, len(d.blocks)), make([]float64, len(d.blocks))
 			row := []string{end, s}
 			for i, L := range d.blocks {
 				k := fig3Key{es, L}
 				ls[i], lo[i], hi[i] = d.probe[k], nan, nan
 				line := []string{end, s, fmt.Sprint(L), csvFloat(d.allDepths(es))}
-				var th LayerTheory
+				var th theory.Layer
 				if p := ls[i]; p != nil {
 					th = p.Theory
 					lo[i], hi[i] = float64(th.Log10MeanRatio), float64(th.Log10MeanRatio)

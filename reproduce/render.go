@@ -14,6 +14,8 @@ import (
 
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/report"
+	"github.com/initscope/initscope/task"
+	"github.com/initscope/initscope/theory"
 	"github.com/initscope/initscope/train"
 )
 
@@ -46,7 +48,7 @@ type Rendered struct {
 // included), and, for the paper's figures whose sweeps are in the results,
 // each figure's CSV summaries, PNG and SVG plots, report.html with every
 // claim checked, and claims.json.
-func Render(res *Results) (*Rendered, error) {
+func Render(res *experiment.Results) (*Rendered, error) {
 	out := &outputs{dir: res.Dir}
 	rd := &Rendered{}
 	if err := writeResultsCSV(res, out, rd); err != nil {
@@ -92,7 +94,7 @@ type outputs struct {
 
 // write writes one file atomically.
 func (o *outputs) write(name string, b []byte) error {
-	if err := writeAtomic(filepath.Join(o.dir, name), b); err != nil {
+	if err := experiment.WriteFile(filepath.Join(o.dir, name), b); err != nil {
 		return err
 	}
 	o.files = append(o.files, name)
@@ -166,7 +168,7 @@ type figureData struct {
 
 // newFigureData gathers the results of the figure's sweeps, or returns nil
 // if the results hold none of them.
-func newFigureData(res *Results, fig string) *figureData {
+func newFigureData(res *experiment.Results, fig string) *figureData {
 	fd := &figureData{sweeps: map[string]*experiment.Sweep{}, records: map[string][]experiment.Record{}, missing: map[string]int{}}
 	for _, s := range res.Sweeps {
 		if f := figureOf(s.Name); f == nil || f.name != fig {
@@ -220,11 +222,11 @@ func (fd *figureData) settings(name string) []report.KV {
 		}
 	}
 	for _, r := range fd.records[name] {
-		if r.Kind != KindTrain {
+		if r.Kind != task.KindTrain {
 			continue
 		}
 		var tr train.Result
-		if decode(r, &tr) == nil && tr.Setup.StepsPerEpoch > 0 && tr.Setup.EvalEvery > 0 {
+		if r.Decode(&tr) == nil && tr.Setup.StepsPerEpoch > 0 && tr.Setup.EvalEvery > 0 {
 			kv = append(kv, report.KV{Key: "evaluation cadence", Value: fmt.Sprintf(
 				"every %d steps = %.4g epochs (%d steps per epoch), on the first %d test images; epochs to the target are read at these evaluations",
 				tr.Setup.EvalEvery, float64(tr.Setup.EvalEvery)/float64(tr.Setup.StepsPerEpoch), tr.Setup.StepsPerEpoch, tr.Setup.EvalSamples)})
@@ -262,7 +264,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // writeResultsCSV writes one row per task: its sweep, kind, status, params,
 // the key numbers of its result and its error.
-func writeResultsCSV(res *Results, out *outputs, rd *Rendered) error {
+func writeResultsCSV(res *experiment.Results, out *outputs, rd *Rendered) error {
 	type row struct {
 		sweep string
 		task  experiment.Task
@@ -363,16 +365,16 @@ func resultCells(rec experiment.Record) []string {
 			}
 		}
 	}
-	theoryCells := func(l LayerTheory) {
+	theoryCells := func(l theory.Layer) {
 		set("theory_log10_mean_ratio", csvFloat(float64(l.Log10MeanRatio)))
 		set("theory_log10_mean_ratio_lower", csvFloat(float64(l.Log10MeanRatioLower)))
 		set("theory_log10_mean_ratio_upper", csvFloat(float64(l.Log10MeanRatioUpper)))
 		set("theory_log_var", csvFloat(float64(l.LogVar)))
 	}
 	switch rec.Kind {
-	case KindPredict:
-		var r PredictResult
-		if decode(rec, &r) != nil {
+	case task.KindPredict:
+		var r task.PredictResult
+		if rec.Decode(&r) != nil {
 			return c
 		}
 		if out, err := r.Output(); err == nil {
@@ -383,9 +385,9 @@ func resultCells(rec experiment.Record) []string {
 		set("fm2", r.FM2)
 		set("beta", csvFloat(r.Beta))
 		set("theory_empirical_variance", csvFloat(float64(r.EmpiricalVariance.Relative)))
-	case KindProbe:
-		var r ProbeResult
-		if decode(rec, &r) != nil {
+	case task.KindProbe:
+		var r task.ProbeResult
+		if rec.Decode(&r) != nil {
 			return c
 		}
 		if out, err := r.Output(); err == nil {
@@ -401,9 +403,9 @@ func resultCells(rec experiment.Record) []string {
 		set("empirical_variance_se", csvFloat(float64(r.EmpiricalVariance.SE)))
 		set("theory_empirical_variance", csvFloat(float64(r.EmpiricalVariance.TheoryMean)))
 		set("backend", r.Backend)
-	case KindTrain:
+	case task.KindTrain:
 		var r train.Result
-		if decode(rec, &r) != nil {
+		if rec.Decode(&r) != nil {
 			return c
 		}
 		set("reached_target", fmt.Sprint(r.ReachedTarget))
@@ -421,7 +423,7 @@ func resultCells(rec experiment.Record) []string {
 
 // writeReport writes report.html: the claims with their plots, tables and
 // settings, and what ran where.
-func writeReport(res *Results, secs []section, rd *Rendered, out *outputs) error {
+func writeReport(res *experiment.Results, secs []section, rd *Rendered, out *outputs) error {
 	doc := report.Document{
 		Title: "initscope reproduce: Hanin & Rolnick (NeurIPS 2018), Figures 1-3",
 		Intro: "Each section states a claim of the paper, the criterion by which code decides whether our measurements support it, " +
@@ -446,7 +448,7 @@ func writeReport(res *Results, secs []section, rd *Rendered, out *outputs) error
 }
 
 // runMeta describes what ran: versions, backends, hosts, shards, times.
-func runMeta(res *Results, rd *Rendered) []report.KV {
+func runMeta(res *experiment.Results, rd *Rendered) []report.KV {
 	versions, backends, hosts, shards := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	var first, last time.Time
 	var busy time.Duration
@@ -477,7 +479,7 @@ func runMeta(res *Results, rd *Rendered) []report.KV {
 		{Key: "hosts", Value: strings.Join(sortedKeys(hosts), ", ")},
 		{Key: "shards", Value: strings.Join(sortedKeys(shards), ", ")},
 		{Key: "compute time", Value: fmt.Sprintf("%.0f s of task time (sum over tasks)", busy.Seconds())},
-		{Key: "results", Value: fmt.Sprintf("%s (the shard-*.jsonl files; the sweeps in %s/)", res.Dir, SweepDir)},
+		{Key: "results", Value: fmt.Sprintf("%s (the shard-*.jsonl files; the sweeps in %s/)", res.Dir, experiment.SweepDir)},
 		{Key: "sweeps", Value: sweepList(res)},
 	}
 	if !first.IsZero() {
@@ -487,7 +489,7 @@ func runMeta(res *Results, rd *Rendered) []report.KV {
 }
 
 // sweepList names the sweeps of the results with their descriptions.
-func sweepList(res *Results) string {
+func sweepList(res *experiment.Results) string {
 	var parts []string
 	for _, s := range res.Sweeps {
 		parts = append(parts, fmt.Sprintf("%s: %s (%d tasks)", s.Name, s.Description, len(res.Tasks[s.Name])))
@@ -508,7 +510,7 @@ func orUnknown(s string) string {
 func each[T any](fd *figureData, sweep string, f func(r experiment.Record, v *T) error) error {
 	for _, r := range fd.records[sweep] {
 		v := new(T)
-		if err := decode(r, v); err != nil {
+		if err := r.Decode(v); err != nil {
 			return err
 		}
 		if err := f(r, v); err != nil {

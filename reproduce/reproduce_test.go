@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/initscope/initscope/experiment"
+	"github.com/initscope/initscope/task"
 )
 
 // planTasks returns the figures' sweeps and their distinct tasks.
@@ -18,7 +19,7 @@ func planTasks(t *testing.T, names []string, c Config) ([]*experiment.Sweep, []e
 	if err != nil {
 		t.Fatal(err)
 	}
-	tasks, owner, err := Tasks(sweeps)
+	tasks, owner, err := experiment.Tasks(sweeps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +58,8 @@ func TestPlan(t *testing.T) {
 	// The runs multiply the training points only.
 	_, quick5 := planTasks(t, []string{"all"}, Config{Scale: Quick, Runs: 5})
 	trainTasks := func(ts []experiment.Task) (n int) {
-		for _, task := range ts {
-			if task.Kind == KindTrain {
+		for _, tk := range ts {
+			if tk.Kind == task.KindTrain {
 				n++
 			}
 		}
@@ -105,7 +106,7 @@ func TestShardsPartition(t *testing.T) {
 }
 
 // runShard runs one shard of tasks into dir, workers at a time.
-func runShard(t *testing.T, dir string, tasks []experiment.Task, shard experiment.Shard, r *Runner, workers int) experiment.Counts {
+func runShard(t *testing.T, dir string, tasks []experiment.Task, shard experiment.Shard, r *task.Runner, workers int) experiment.Counts {
 	t.Helper()
 	store, err := experiment.OpenStore(dir, shard)
 	if err != nil {
@@ -126,12 +127,12 @@ func runShard(t *testing.T, dir string, tasks []experiment.Task, shard experimen
 func TestTinyReproduction(t *testing.T) {
 	dir := t.TempDir()
 	sweeps, tasks := planTasks(t, []string{"all"}, Config{Scale: Tiny})
-	if err := WriteSweeps(dir, sweeps); err != nil {
+	if err := experiment.WriteSweeps(dir, sweeps); err != nil {
 		t.Fatal(err)
 	}
-	r := &Runner{}
+	r := &task.Runner{}
 	first := runShard(t, dir, tasks, experiment.Shard{Index: 0, Count: 2}, r, 1)
-	res, err := Collect(dir)
+	res, err := experiment.Collect(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestTinyReproduction(t *testing.T) {
 	if again := runShard(t, dir, tasks, experiment.Shard{}, r, 1); again.Skipped != len(tasks) || again.Done != 0 {
 		t.Errorf("re-run: %+v, want all %d tasks skipped", again, len(tasks))
 	}
-	if res, err = Collect(dir); err != nil {
+	if res, err = experiment.Collect(dir); err != nil {
 		t.Fatal(err)
 	}
 	if rd, err = Render(res); err != nil {
@@ -226,17 +227,17 @@ func TestUserSweep(t *testing.T) {
 	}
 	// Run only the predict tasks: instant.
 	dir := t.TempDir()
-	if err := WriteSweeps(dir, []*experiment.Sweep{sw}); err != nil {
+	if err := experiment.WriteSweeps(dir, []*experiment.Sweep{sw}); err != nil {
 		t.Fatal(err)
 	}
 	var predicts []experiment.Task
-	for _, task := range tasks {
-		if task.Kind == KindPredict {
-			predicts = append(predicts, task)
+	for _, tk := range tasks {
+		if tk.Kind == task.KindPredict {
+			predicts = append(predicts, tk)
 		}
 	}
-	runShard(t, dir, predicts, experiment.Shard{}, &Runner{}, 1)
-	res, err := Collect(dir)
+	runShard(t, dir, predicts, experiment.Shard{}, &task.Runner{}, 1)
+	res, err := experiment.Collect(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

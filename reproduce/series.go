@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/initscope/initscope/experiment"
+	"github.com/initscope/initscope/probe"
 	"github.com/initscope/initscope/report"
 )
 
@@ -57,7 +58,7 @@ func epochSeries(name string, xs []float64, cells []*epochCell) report.Series {
 
 // lengthSeries is one measured curve of E[M]/M0 against x, ± SE; points
 // without a measurement are left out.
-func lengthSeries(name string, xs []float64, ls []*ProbeLayer) report.Series {
+func lengthSeries(name string, xs []float64, ls []*probe.LayerReport) report.Series {
 	ys, ses := make([]float64, len(ls)), make([]float64, len(ls))
 	for i, l := range ls {
 		ys[i], ses[i] = nan, nan

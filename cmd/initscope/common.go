@@ -6,13 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
 	"strings"
 
-	"github.com/initscope/initscope/arch"
-	"github.com/initscope/initscope/data"
-	"github.com/initscope/initscope/weightinit"
+	"github.com/initscope/initscope/task"
 )
 
 // Exit codes shared by every subcommand.
@@ -111,111 +107,26 @@ func (fs *flags) addNetFlags() *netFlags {
 	fs.StringVar(&f.init, "init", "", "weight initialization: a preset (see initscope inits) or FAMILY:VARIANCE such as normal:2/fan_in")
 	fs.StringVar(&f.bias, "bias", "", "bias law overriding the preset's: zero or FAMILY:VARIANCE such as uniform:1/3/fan_in")
 	fs.StringVar(&f.m0, "m0", "", "M0 = ||x||^2/n0 of the input, instead of --input")
-	fs.StringVar(&f.input, "input", "", "the fixed input: mnist:K or fashion-mnist:K (test image K, pixels in [0,1]), ones, or gaussian (fixed seed); default mnist:0 for 784-value inputs, gaussian otherwise")
+	fs.StringVar(&f.input, "input", "", "the fixed input: mnist:K or fashion-mnist:K (test image K, pixels in [0,1]), ones, or gaussian (fixed seed); default "+task.DefaultData+":0 for 784-value inputs, gaussian otherwise")
 	return f
 }
 
-// setup is what the net flags resolve to.
-type setup struct {
-	net  *arch.Net
-	init weightinit.Init
-	in   input
+// resolve resolves the net flags with task.Resolve, the defaults a sweep's
+// tasks have too. Usage errors are *flagError; a failure to read an input's
+// data is any other error.
+func (f *netFlags) resolve() (*task.Setup, error) {
+	s, err := task.Resolve(task.Spec{Arch: f.arch, Init: f.init, Bias: f.bias, Input: f.input, M0: f.m0})
+	return s, specFlagErr(err)
 }
 
-// input is the fixed input the predictions refer to.
-type input struct {
-	// Name says where it came from: mnist:0, ones, gaussian, or "m0" when
-	// only --m0 was given.
-	Name string
-	// X is the input itself (nil with --m0).
-	X []float64
-	// M0 is ||x||^2/n0; L4 is ||x||_4^4/||x||_2^4 (0 when unknown).
-	M0, L4 float64
-}
-
-// resolve parses the net flags. Usage errors are *flagError; a failure to
-// read an input's data is any other error.
-func (f *netFlags) resolve() (setup, error) {
-	var s setup
-	if f.arch == "" {
-		return s, flagErr("arch", errors.New("missing: give a net such as fc:784-100x20-10"))
+// specFlagErr turns a *task.SpecError into a usage error about the flag of
+// the same name; it returns other errors as they are.
+func specFlagErr(err error) error {
+	var se *task.SpecError
+	if errors.As(err, &se) {
+		return flagErr(se.Field, se.Err)
 	}
-	net, err := arch.Parse(f.arch)
-	if err != nil {
-		return s, flagErr("arch", err)
-	}
-	s.net = net
-	if f.init == "" {
-		return s, flagErr("init", fmt.Errorf("missing: give a preset (%s) or a law such as normal:2/fan_in", strings.Join(presetNames(), ", ")))
-	}
-	if s.init, err = weightinit.ParseInit(f.init); err != nil {
-		return s, flagErr("init", err)
-	}
-	if f.bias != "" {
-		b, err := weightinit.ParseLaw(f.bias)
-		if err != nil {
-			return s, flagErr("bias", err)
-		}
-		s.init.Bias = b
-	}
-	s.in, err = f.resolveInput(net.Input.Size())
-	return s, err
-}
-
-func (f *netFlags) resolveInput(size int) (input, error) {
-	if f.m0 != "" {
-		if f.input != "" {
-			return input{}, flagErr("m0", errors.New("give --m0 or --input, not both"))
-		}
-		v, err := strconv.ParseFloat(f.m0, 64)
-		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
-			return input{}, flagErr("m0", fmt.Errorf("%q: want a finite number > 0", f.m0))
-		}
-		return input{Name: "m0", M0: v}, nil
-	}
-	name := f.input
-	if name == "" {
-		name = "gaussian"
-		if size == 784 {
-			name = "mnist:0"
-		}
-	}
-	x, err := loadInput(name, size)
-	if err != nil {
-		if f.input == "" {
-			err = fmt.Errorf("%w (the default input for a 784-value net; --input ones or --m0 needs no data)", err)
-		}
-		return input{}, err
-	}
-	in := input{Name: name, X: x}
-	if in.M0, in.L4 = data.InputMoments(x); in.M0 == 0 {
-		return input{}, flagErr("input", fmt.Errorf("%q is all zeros: its length M0 is 0", name))
-	}
-	return in, nil
-}
-
-// loadInput returns the input called name, of size values, as
-// data.FixedInput does. Errors about the name are *flagError; a data set that
-// cannot be read is any other error.
-func loadInput(name string, size int) ([]float64, error) {
-	x, err := data.FixedInput(name, "", size)
-	var ie *data.InputError
-	switch {
-	case errors.As(err, &ie):
-		return nil, flagErr("input", err)
-	case err != nil:
-		return nil, fmt.Errorf("--input %s: %v", name, err)
-	}
-	return x, nil
-}
-
-// presetNames lists the presets by name.
-func presetNames() []string {
-	var names []string
-	for _, p := range weightinit.Presets() {
-		names = append(names, p.Name)
-	}
-	return names
+	return err
 }
 
 // exitFor maps an error to the exit code it calls for.

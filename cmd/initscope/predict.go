@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/initscope/initscope/num"
-
+	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/theory"
 )
 
@@ -29,7 +29,7 @@ func runPredict(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "predict", exitFor(err), "%v", err)
 	}
-	p, err := theory.Predict(s.net, theory.Options{Init: s.init, M0: s.in.M0, InputL4: s.in.L4})
+	p, err := s.Predict()
 	if err != nil {
 		return fail(stderr, "predict", exitUsage, "%v", err)
 	}
@@ -37,7 +37,7 @@ func runPredict(args []string, stdout, stderr io.Writer) int {
 		err = writeJSON(stdout, struct {
 			Input string `json:"input"`
 			*theory.Prediction
-		}{s.in.Name, p})
+		}{s.Input.Name, p})
 	} else {
 		err = writePrediction(stdout, s, p, *all)
 	}
@@ -49,12 +49,12 @@ func runPredict(args []string, stdout, stderr io.Writer) int {
 
 // writePrediction writes the text report: the setup, the per-layer table,
 // the verdicts with their advice, the other net-wide numbers and the notes.
-func writePrediction(w io.Writer, s setup, p *theory.Prediction, all bool) error {
+func writePrediction(w io.Writer, s *task.Setup, p *theory.Prediction, all bool) error {
 	ew := &errWriter{w: w}
 	ew.printf("net:    %s\n", p.Net)
 	ew.printf("        %d ReLU layers, beta = sum of 1/width = %.4g\n", p.Depth, p.Beta)
 	ew.printf("init:   %s: weights %s, biases %s\n", p.Init, p.WeightLaw, p.BiasLaw)
-	ew.printf("input:  %s\n\n", describeInput(s.in))
+	ew.printf("input:  %s\n\n", describeInput(s.Input))
 
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
@@ -113,7 +113,7 @@ func writePrediction(w io.Writer, s setup, p *theory.Prediction, all bool) error
 	return ew.err
 }
 
-func describeInput(in input) string {
+func describeInput(in task.Input) string {
 	if in.X == nil {
 		return fmt.Sprintf("M0 = ||x||^2/n0 = %.4g (given)", in.M0)
 	}

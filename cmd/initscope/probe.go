@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/initscope/initscope/num"
-
 	"github.com/initscope/initscope/probe"
+	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/theory"
 )
 
@@ -29,9 +29,9 @@ var probeFlagNames = map[string]string{
 func runProbe(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("probe", "--arch SPEC --init PRESET --samples N [--seed S] [--method auto|exact|network] [--workers W] [--input NAME] [--bias LAW] [--format text|json|csv] [--all-layers]")
 	nf := fs.addNetFlags()
-	samples := fs.Int("samples", 1000, "number of independent initializations to draw (>= 2)")
-	seed := fs.Uint64("seed", 1, "random seed: sample i draws from the PCG stream (seed, i), whatever --workers is")
-	method := fs.String("method", "auto", "sampler: exact (fully connected, Gaussian weights, zero biases: the exact law, O(depth) draws per sample), network (real float32 networks, any net and law), or auto (exact where it applies)")
+	samples := fs.Int("samples", task.DefaultSamples, "number of independent initializations to draw (>= 2)")
+	seed := fs.Uint64("seed", task.DefaultSeed, "random seed: sample i draws from the PCG stream (seed, i), whatever --workers is")
+	method := fs.String("method", string(task.DefaultMethod), "sampler: exact (fully connected, Gaussian weights, zero biases: the exact law, O(depth) draws per sample), network (real float32 networks, any net and law), or auto (exact where it applies)")
 	workers := fs.Int("workers", 0, "goroutines drawing networks (default: one per CPU)")
 	format := fs.addFormat("text", "json", "csv")
 	all := fs.Bool("all-layers", false, "show every layer in the text table (by default long runs of alike layers are folded)")
@@ -52,12 +52,12 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "probe", exitFor(err), "%v", err)
 	}
-	pred, err := theory.Predict(s.net, theory.Options{Init: s.init, M0: s.in.M0, InputL4: s.in.L4})
+	pred, err := s.Predict()
 	if err != nil {
 		return fail(stderr, "probe", exitUsage, "%v", err)
 	}
 	opt := probe.Options{
-		Net: s.net, Init: s.init, Input: s.in.X,
+		Net: s.Net, Init: s.Init, Input: s.Input.X,
 		Samples: *samples, Seed: *seed, Method: m, Workers: *workers,
 	}
 	progress := newProgress(stderr)
@@ -79,12 +79,10 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "probe", exitFail, "%v", err)
 	}
+	rep.Input = s.Input.Name
 	switch *format {
 	case "json":
-		err = writeJSON(stdout, struct {
-			Input string `json:"input"`
-			*probe.Report
-		}{s.in.Name, rep})
+		err = writeJSON(stdout, rep)
 	case "csv":
 		err = writeProbeCSV(stdout, rep)
 	default:
@@ -135,12 +133,12 @@ func (p *progress) finish(ok bool) {
 // writeProbe writes the text report: the setup, a per-layer table with the
 // theory beside each measurement, the net-wide quantities, the flags and
 // the notes on heavy tails.
-func writeProbe(w io.Writer, s setup, res *probe.Result, rep *probe.Report, all bool) error {
+func writeProbe(w io.Writer, s *task.Setup, res *probe.Result, rep *probe.Report, all bool) error {
 	ew := &errWriter{w: w}
 	p := rep.Theory
 	ew.printf("net:    %s\n", p.Net)
 	ew.printf("init:   %s: weights %s, biases %s\n", p.Init, p.WeightLaw, p.BiasLaw)
-	ew.printf("input:  %s\n", describeInput(s.in))
+	ew.printf("input:  %s\n", describeInput(s.Input))
 	if rep.Method == probe.Exact {
 		ew.printf("probe:  %d samples, seed %d, exact sampler (Gaussian weights, zero biases, dense layers: the exact law, O(depth) draws per sample)\n\n", rep.Samples, rep.Seed)
 	} else {

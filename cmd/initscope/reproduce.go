@@ -7,6 +7,7 @@ import (
 
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/reproduce"
+	"github.com/initscope/initscope/task"
 )
 
 func runReproduce(args []string, stdout, stderr io.Writer) int {
@@ -53,13 +54,13 @@ func runReproduce(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, fs.cmd, exitFor(err), "%v", err)
 	}
-	if err := reproduce.WriteSweeps(*out, sweeps); err != nil {
+	if err := experiment.WriteSweeps(*out, sweeps); err != nil {
 		return fail(stderr, fs.cmd, exitFail, "%v", err)
 	}
 	if *plan {
 		var names []string
 		for _, sw := range sweeps {
-			names = append(names, reproduce.SweepPath(*out, sw.Name))
+			names = append(names, experiment.SweepPath(*out, sw.Name))
 		}
 		fmt.Fprintf(stdout, "wrote %d sweeps (%d tasks): %s\nrun each with initscope sweep run|slurm|k8s --out %s FILE, then initscope sweep collect %s\n",
 			len(sweeps), len(tasks), strings.Join(names, ", "), *out, *out)
@@ -68,7 +69,7 @@ func runReproduce(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 	e := execution{cmd: "reproduce", dir: *out, tasks: tasks, labels: labels, shard: s, workers: *workers,
-		runner: &reproduce.Runner{DataDirs: dataDirs(*dataDir)}}
+		runner: &task.Runner{DataDirs: dataDirs(*dataDir)}}
 	counts, err := e.run(ctx, stderr)
 	if err != nil {
 		return fail(stderr, fs.cmd, exitFail, "%v (re-running the same command resumes: finished tasks are kept)", err)

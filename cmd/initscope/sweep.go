@@ -17,6 +17,7 @@ import (
 
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/reproduce"
+	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/tensor"
 )
 
@@ -36,7 +37,7 @@ const sweepUsage = `usage: initscope sweep run|slurm|k8s|collect [flags] SWEEPFI
   collect  merge the shards of a results directory: results.csv, missing tasks, and for the paper's figures plots and report.html
 
 A sweep file (YAML or JSON) names a grid of tasks of the kinds predict, probe and train; see
-reproduce/testdata/example-sweep.yaml and the reproduce package documentation for the params.
+reproduce/testdata/example-sweep.yaml, and the task package documentation (go doc ./task) for the params.
 Run initscope sweep COMMAND -h for a command's flags.
 `
 
@@ -116,7 +117,7 @@ type execution struct {
 	shard      experiment.Shard
 	workers    int
 	skipFailed bool
-	runner     *reproduce.Runner
+	runner     *task.Runner
 }
 
 // run runs the shard's unfinished tasks, printing one line per task to
@@ -136,7 +137,7 @@ func (e execution) run(ctx context.Context, stderr io.Writer) (experiment.Counts
 		Progress: func(p experiment.Progress) {
 			n := p.Done + p.Failed
 			fmt.Fprintf(stderr, "%s: [%d/%d] %s (%.1f s): %s\n", e.cmd, n, p.Total-p.Skipped,
-				e.labels[p.Record.ID], p.Record.Finished.Sub(p.Record.Started).Seconds(), reproduce.Describe(p.Record))
+				e.labels[p.Record.ID], p.Record.Finished.Sub(p.Record.Started).Seconds(), task.Describe(p.Record))
 		},
 	})
 	fmt.Fprintf(stderr, "%s: shard %s: %d tasks, %d already done, %d done now, %d failed, in %.0f s\n",
@@ -144,11 +145,11 @@ func (e execution) run(ctx context.Context, stderr io.Writer) (experiment.Counts
 	return counts, err
 }
 
-// taskLabels expands sweeps into their distinct tasks (reproduce.Tasks),
+// taskLabels expands sweeps into their distinct tasks (experiment.Tasks),
 // each with a label for progress lines: its sweep, its kind and the values
 // of its sweep's axes.
 func taskLabels(sweeps []*experiment.Sweep) ([]experiment.Task, map[string]string, error) {
-	tasks, owner, err := reproduce.Tasks(sweeps)
+	tasks, owner, err := experiment.Tasks(sweeps)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -186,7 +187,7 @@ func dataDirs(dir string) map[string]string {
 // collect merges a results directory and renders it, printing a summary to
 // stdout: the counts, the missing tasks, the claims and the files written.
 func collect(cmd, dir string, stdout io.Writer) (*reproduce.Rendered, error) {
-	res, err := reproduce.Collect(dir)
+	res, err := experiment.Collect(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +198,7 @@ func collect(cmd, dir string, stdout io.Writer) (*reproduce.Rendered, error) {
 	ew := &errWriter{w: stdout}
 	ew.printf("%s: %s: %d tasks: %d done, %d failed, %d never run\n", cmd, dir, rd.Tasks, rd.Done, rd.Failed, rd.Missing)
 	if len(res.Sweeps) == 0 {
-		ew.printf("  (no sweeps in %s: every record found is listed)\n", filepath.Join(dir, reproduce.SweepDir))
+		ew.printf("  (no sweeps in %s: every record found is listed)\n", filepath.Join(dir, experiment.SweepDir))
 	}
 	const maxListed = 10
 	for i, t := range res.Missing {
@@ -251,13 +252,13 @@ func runSweepRun(args []string, stdout, stderr io.Writer) int {
 	if dir == "" {
 		dir = filepath.Join("results", sw.Name)
 	}
-	if err := reproduce.WriteSweeps(dir, []*experiment.Sweep{sw}); err != nil {
+	if err := experiment.WriteSweeps(dir, []*experiment.Sweep{sw}); err != nil {
 		return fail(stderr, fs.cmd, exitFail, "%v", err)
 	}
 	ctx, stop := signalContext()
 	defer stop()
 	e := execution{cmd: "sweep run", dir: dir, tasks: tasks, labels: labels, shard: s, workers: *workers, skipFailed: *skipFailed,
-		runner: &reproduce.Runner{DataDirs: dataDirs(*dataDir)}}
+		runner: &task.Runner{DataDirs: dataDirs(*dataDir)}}
 	counts, err := e.run(ctx, stderr)
 	if err != nil {
 		return fail(stderr, fs.cmd, exitFail, "%v", err)
@@ -349,14 +350,14 @@ func runSweepSlurm(args []string, stdout, stderr io.Writer) int {
 	}
 	logs := filepath.Join(dir, "logs")
 	text, err := experiment.SlurmScript(experiment.SlurmOptions{
-		SweepFile: reproduce.SweepPath(dir, sw.Name), OutDir: dir, Shards: min(n, *arrayMax), MaxParallel: *maxRunning,
+		SweepFile: experiment.SweepPath(dir, sw.Name), OutDir: dir, Shards: min(n, *arrayMax), MaxParallel: *maxRunning,
 		JobName: orDefault(*jobName, "initscope-"+sw.Name), Time: *timeLimit, CPUsPerTask: *cpus, Mem: *mem, Partition: *partition,
 		Output: filepath.Join(logs, "%x-%A_%a.out"), Binary: bin, ExtraArgs: dataDirArgs(*dataDir),
 	})
 	if err != nil {
 		return fail(stderr, fs.cmd, exitUsage, "%v", err)
 	}
-	if err := reproduce.WriteSweeps(dir, []*experiment.Sweep{sw}); err != nil {
+	if err := experiment.WriteSweeps(dir, []*experiment.Sweep{sw}); err != nil {
 		return fail(stderr, fs.cmd, exitFail, "%v", err)
 	}
 	if err := os.MkdirAll(logs, 0o755); err != nil {
@@ -426,7 +427,7 @@ func runSweepK8s(args []string, stdout, stderr io.Writer) int {
 		jobName = strings.TrimRight(jobName[:min(len(jobName), 50)], "-")
 	}
 	text, err := experiment.K8sIndexedJob(experiment.K8sOptions{
-		Name: jobName, Image: *image, SweepFile: orDefault(*sweepPath, reproduce.SweepPath(dir, sw.Name)), OutDir: dir,
+		Name: jobName, Image: *image, SweepFile: orDefault(*sweepPath, experiment.SweepPath(dir, sw.Name)), OutDir: dir,
 		Shards: count, Parallelism: *parallelism, ClaimName: *claim, MountPath: *mount,
 		CPU: *cpu, Memory: *memory, Binary: *binary, ExtraArgs: dataDirArgs(*dataDir),
 	})
@@ -438,7 +439,7 @@ func runSweepK8s(args []string, stdout, stderr io.Writer) int {
 	}
 	if *sweepPath == "" {
 		fmt.Fprintf(stderr, "sweep k8s: the pods read the sweep from %s: copy %s there (e.g. kubectl cp) before applying\n",
-			reproduce.SweepPath(dir, sw.Name), sf.path)
+			experiment.SweepPath(dir, sw.Name), sf.path)
 	}
 	return exitOK
 }

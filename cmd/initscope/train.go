@@ -10,11 +10,10 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/data"
+	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/tensor"
 	"github.com/initscope/initscope/train"
-	"github.com/initscope/initscope/weightinit"
 )
 
 // trainFlagNames maps the fields of train.Config to the flags that set them.
@@ -30,20 +29,20 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	archText := fs.String("arch", "", "the net: fc:784-100x20-10, net:1x28x28,conv16k3,gap,dense10 or JSON (see arch.Parse); a fully connected net sees the images flattened")
 	initText := fs.String("init", "", "weight initialization: a preset (see initscope inits) or FAMILY:VARIANCE such as normal:2/fan_in")
 	biasText := fs.String("bias", "", "bias law overriding the preset's: zero or FAMILY:VARIANCE such as uniform:1/3/fan_in")
-	dataName := fs.String("data", "mnist", "data set: "+strings.Join(data.Names(), ", "))
+	dataName := fs.String("data", task.DefaultData, "data set: "+strings.Join(data.Names(), ", "))
 	dataDir := fs.String("data-dir", "", "directory of the data set's files (default: where initscope finds them; cifar10 needs one)")
 	var cfg train.Config
-	fs.Float64Var(&cfg.Epochs, "epochs", 1, "cap on the training, in epochs (may be fractional)")
-	fs.IntVar(&cfg.Batch, "batch", 128, "mini-batch size")
-	fs.StringVar(&cfg.Optimizer, "optimizer", "adam", "optimizer: "+strings.Join(train.Optimizers, " or ")+" (PyTorch's semantics)")
-	fs.Float64Var(&cfg.LR, "lr", 0, "learning rate (required), e.g. 1e-3 for adam, 0.01 for sgd")
+	fs.Float64Var(&cfg.Epochs, "epochs", task.DefaultEpochs, "cap on the training, in epochs (may be fractional)")
+	fs.IntVar(&cfg.Batch, "batch", task.DefaultBatch, "mini-batch size")
+	fs.StringVar(&cfg.Optimizer, "optimizer", task.DefaultOptimizer, "optimizer: "+strings.Join(train.Optimizers, " or ")+" (PyTorch's semantics)")
+	fs.Float64Var(&cfg.LR, "lr", 0, "learning rate (required), e.g. 0.01 for sgd, 1e-3 for adam")
 	fs.Float64Var(&cfg.Momentum, "momentum", 0, "SGD momentum")
 	fs.Float64Var(&cfg.WeightDecay, "weight-decay", 0, "L2 weight decay")
-	fs.Float64Var(&cfg.TargetAcc, "target-acc", 0.2, "test accuracy whose first evaluation reaching it gives epochs_to_target (0: none)")
+	fs.Float64Var(&cfg.TargetAcc, "target-acc", task.DefaultTarget, "test accuracy whose first evaluation reaching it gives epochs_to_target (0: none)")
 	fs.IntVar(&cfg.EvalEvery, "eval-every", 0, "steps between evaluations (0: once per epoch); the run is also evaluated where it stops")
 	fs.IntVar(&cfg.EvalSamples, "eval-samples", 0, "test images each evaluation uses, the first ones of the test set (0: all)")
 	fs.BoolVar(&cfg.StopAtTarget, "stop-at-target", false, "end the run at the first evaluation that reaches --target-acc")
-	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the initialization and of the order of the examples")
+	fs.Uint64Var(&cfg.Seed, "seed", task.DefaultSeed, "random seed of the initialization and of the order of the examples")
 	format := fs.addFormat("text", "json")
 	if code, ok := fs.parse(args, stdout, stderr); !ok {
 		return code
@@ -102,33 +101,22 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// trainConfig completes cfg from the net, init and data flags and checks it
-// against the data set, without reading any data file. Its errors are
-// usage errors that name a flag.
+// trainConfig completes cfg from the net, init and data flags (resolved by
+// task.ResolveNet, as a sweep's train tasks are) and checks it against the
+// data set, without reading any data file. Its errors are usage errors that
+// name a flag.
 func trainConfig(cfg *train.Config, archText, initText, biasText, dataName string) error {
+	var err error
+	cfg.Net, cfg.Init, err = task.ResolveNet(task.Spec{Arch: archText, Init: initText, Bias: biasText, Data: dataName})
+	if err != nil {
+		return specFlagErr(err)
+	}
 	info, err := data.Describe(dataName)
 	if err != nil {
 		return flagErr("data", err)
 	}
-	if archText == "" {
-		return flagErr("arch", fmt.Errorf("missing: give a net such as fc:%d-100-%d", info.Size(), info.Classes))
-	}
-	if cfg.Net, err = arch.Parse(archText); err != nil {
-		return flagErr("arch", err)
-	}
-	if initText == "" {
-		return flagErr("init", fmt.Errorf("missing: give a preset (%s) or a law such as normal:2/fan_in", strings.Join(presetNames(), ", ")))
-	}
-	if cfg.Init, err = weightinit.ParseInit(initText); err != nil {
-		return flagErr("init", err)
-	}
-	if biasText != "" {
-		if cfg.Init.Bias, err = weightinit.ParseLaw(biasText); err != nil {
-			return flagErr("bias", err)
-		}
-	}
 	if cfg.LR == 0 {
-		return flagErr("lr", errors.New("missing: give a learning rate, e.g. 1e-3 for adam or 0.01 for sgd"))
+		return flagErr("lr", errors.New("missing: give a learning rate, e.g. 0.01 for sgd or 1e-3 for adam"))
 	}
 	return configFlagErr(cfg.Validate(info))
 }

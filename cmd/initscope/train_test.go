@@ -105,7 +105,7 @@ func TestTrainText(t *testing.T) {
 	for _, re := range []string{
 		`(?m)^net: +fc:784-16-10, 12730 parameters$`,
 		`(?m)^init: +he-normal: weights normal:2/fan_in, biases zero; seed 1$`,
-		`(?m)^train: +adam, lr 0.001, weight decay 0, batch 60 \(1000 steps an epoch\), at most 0.01 epochs$`,
+		`(?m)^train: +sgd \(momentum 0\), lr 0.001, weight decay 0, batch 60 \(1000 steps an epoch\), at most 0.01 epochs$`, // sgd: task.DefaultOptimizer
 		`(?m)^eval: +every 5 steps and at the end, on the first 200 test images; target 5% test accuracy$`,
 		`(?m)^BLAS: +` + regexp.QuoteMeta(tensor.Backend()) + `, 2 threads$`,
 		`(?m)^ +epoch +step +train loss +test acc\n +0\.005 +5 +\d\.\d+ +0\.\d{4}\n +0\.010 +10 +\d\.\d+ +0\.\d{4}\n\n`,
@@ -153,7 +153,7 @@ func TestTrainBadInput(t *testing.T) {
 		{append(base, "--batch", "0"), exitUsage, []string{"--batch", ">= 1"}},
 		{append(base, "--epochs", "0"), exitUsage, []string{"--epochs", "> 0"}},
 		{append(base, "--optimizer", "rmsprop"), exitUsage, []string{"--optimizer", "sgd or adam"}},
-		{append(base, "--momentum", "0.9"), exitUsage, []string{"--momentum", "sgd only"}},
+		{append(base, "--optimizer", "adam", "--momentum", "0.9"), exitUsage, []string{"--momentum", "sgd only"}},
 		{append(base, "--optimizer", "sgd", "--momentum", "1.5"), exitUsage, []string{"--momentum", "[0, 1)"}},
 		{append(base, "--weight-decay", "-1"), exitUsage, []string{"--weight-decay"}},
 		{append(base, "--target-acc", "20"), exitUsage, []string{"--target-acc", "[0, 1]"}},

@@ -1,20 +1,17 @@
-package reproduce
+package task
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"sync"
 
-	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/data"
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/probe"
-	"github.com/initscope/initscope/theory"
 	"github.com/initscope/initscope/train"
-	"github.com/initscope/initscope/weightinit"
 )
 
 // The task kinds a Runner knows.
@@ -27,13 +24,13 @@ const (
 // Kinds lists the task kinds a Runner knows.
 var Kinds = []string{KindPredict, KindProbe, KindTrain}
 
-// Defaults of the optional params (see the package documentation).
-const (
-	DefaultSamples = 1000
-	DefaultBatch   = 128
-	DefaultTarget  = 0.2
-	DefaultSeed    = 1
-)
+// trainParams maps the fields of train.Config to the params that set them.
+var trainParams = map[string]string{
+	"Net": "arch", "Init": "init", "Optimizer": "optimizer", "LR": "lr",
+	"Momentum": "momentum", "WeightDecay": "weight_decay", "Batch": "batch",
+	"Epochs": "epochs", "TargetAcc": "target", "EvalEvery": "eval_every",
+	"EvalSamples": "eval_samples", "StopAtTarget": "stop_at_target", "Seed": "seed",
+}
 
 // Runner runs tasks of the kinds predict, probe and train (their params are
 // in the package documentation) and returns their results as JSON: a
@@ -63,17 +60,18 @@ type loaded struct{ train, test *data.Dataset }
 func (r *Runner) Run(ctx context.Context, t experiment.Task) (json.RawMessage, error) {
 	var res any
 	var err error
+	p := &params{t: t}
 	switch t.Kind {
 	case KindPredict:
 		r.compute.RLock()
-		res, err = r.predict(t)
+		res, err = r.predict(p)
 		r.compute.RUnlock()
 	case KindProbe:
 		r.compute.RLock()
-		res, err = r.probe(ctx, t)
+		res, err = r.probe(ctx, p)
 		r.compute.RUnlock()
 	case KindTrain:
-		res, err = r.train(ctx, t)
+		res, err = r.train(ctx, p)
 	default:
 		return nil, fmt.Errorf("task %s: unknown kind %q: want %s", t.ID, t.Kind, strings.Join(Kinds, ", "))
 	}
@@ -90,9 +88,9 @@ type params struct {
 }
 
 // fail records an error about param name.
-func (p *params) fail(name, format string, a ...any) {
+func (p *params) fail(name string, err error) {
 	if p.err == nil {
-		p.err = fmt.Errorf("param %q: "+format, append([]any{name}, a...)...)
+		p.err = fmt.Errorf("param %q: %w", name, err)
 	}
 }
 
@@ -102,34 +100,35 @@ func (p *params) has(name string) bool {
 	return ok
 }
 
-// text returns a string param, or def when it is not set; required params
-// have def "" and required true.
-func (p *params) text(name, def string, required bool) string {
-	if !p.has(name) {
-		if required {
-			p.fail(name, "missing: %s tasks need it (see the reproduce package documentation)", p.t.Kind)
-		}
-		return def
-	}
-	s, err := p.t.Text(name)
+// keep records err, an error from an experiment.Task accessor, which names
+// the param itself.
+func (p *params) keep(err error) {
 	if err != nil && p.err == nil {
 		p.err = err
 	}
+}
+
+// text returns a string param, or def when it is not set.
+func (p *params) text(name, def string) string {
+	if !p.has(name) {
+		return def
+	}
+	s, err := p.t.Text(name)
+	p.keep(err)
 	return s
 }
 
-// float returns a numeric param, or def when it is not set.
+// float returns a numeric param, or def when it is not set; a required
+// param that is not set is an error.
 func (p *params) float(name string, def float64, required bool) float64 {
 	if !p.has(name) {
 		if required {
-			p.fail(name, "missing: %s tasks need it (see the reproduce package documentation)", p.t.Kind)
+			p.fail(name, fmt.Errorf("missing: %s tasks need it (see the task package documentation)", p.t.Kind))
 		}
 		return def
 	}
 	v, err := p.t.Float(name)
-	if err != nil && p.err == nil {
-		p.err = err
-	}
+	p.keep(err)
 	return v
 }
 
@@ -139,11 +138,9 @@ func (p *params) count(name string, def int) int {
 		return def
 	}
 	v, err := p.t.Int(name)
-	if err != nil && p.err == nil {
-		p.err = err
-	}
+	p.keep(err)
 	if v < 0 {
-		p.fail(name, "%d: want an integer >= 0", v)
+		p.fail(name, fmt.Errorf("%d: want an integer >= 0", v))
 	}
 	return v
 }
@@ -155,114 +152,70 @@ func (p *params) boolean(name string, def bool) bool {
 	}
 	b, ok := p.t.Params[name].(bool)
 	if !ok {
-		p.fail(name, "%v: want true or false", p.t.Params[name])
+		p.fail(name, fmt.Errorf("%v: want true or false", p.t.Params[name]))
 	}
 	return b
 }
 
-// net reads the params every kind shares: arch, init and bias.
-func (p *params) net() (*arch.Net, weightinit.Init) {
-	spec := p.text("arch", "", true)
-	initName := p.text("init", "", true)
-	bias := p.text("bias", "", false)
-	if p.err != nil {
-		return nil, weightinit.Init{}
+// spec reads the params that name the net, its initialization, the input
+// and the data set.
+func (p *params) spec(dirs map[string]string) Spec {
+	return Spec{
+		Arch: p.text("arch", ""), Init: p.text("init", ""), Bias: p.text("bias", ""),
+		Input: p.text("input", ""), Data: p.text("data", ""), DataDirs: dirs,
 	}
-	net, err := arch.Parse(spec)
-	if err != nil {
-		p.fail("arch", "%v", err)
-		return nil, weightinit.Init{}
-	}
-	in, err := weightinit.ParseInit(initName)
-	if err != nil {
-		p.fail("init", "%v", err)
-		return nil, weightinit.Init{}
-	}
-	if bias != "" {
-		if in.Bias, err = weightinit.ParseLaw(bias); err != nil {
-			p.fail("bias", "%v", err)
-		}
-	}
-	return net, in
 }
 
-// fixedInput is the input a prediction or a probe refers to.
-type fixedInput struct {
-	name   string
-	x      []float64
-	m0, l4 float64 // ||x||^2/n0 and ||x||_4^4/||x||_2^4
+// specError returns err with a *SpecError turned into an error about the
+// param of the same name.
+func specError(err error) error {
+	var se *SpecError
+	if errors.As(err, &se) {
+		return fmt.Errorf("param %q: %w", se.Field, se.Err)
+	}
+	return err
 }
 
-// input resolves the fixed input: the input param (as data.FixedInput reads
-// it: ones, gaussian or DATASET:K, test image K of a data set), else test image 0 of the data param's data set, else
-// mnist:0 for a net with 784 inputs.
-func (r *Runner) input(p *params, net *arch.Net) fixedInput {
-	name := p.text("input", "", false)
-	if name == "" && p.has("data") {
-		name = p.text("data", "", false) + ":0"
-	}
-	if name == "" && net.Input.Size() == 784 {
-		name = "mnist:0"
-	}
+// setup resolves the task's net, initialization and input.
+func (r *Runner) setup(p *params) (*Setup, error) {
+	spec := p.spec(r.DataDirs)
 	if p.err != nil {
-		return fixedInput{}
+		return nil, p.err
 	}
-	if name == "" {
-		p.fail("input", "missing: the net takes %d values: give input: DATASET:K (test image K)", net.Input.Size())
-		return fixedInput{}
-	}
-	set, _, _ := strings.Cut(name, ":")
-	x, err := data.FixedInput(name, r.DataDirs[set], net.Input.Size())
-	if err != nil {
-		p.fail("input", "%v", err)
-		return fixedInput{}
-	}
-	in := fixedInput{name: name, x: x}
-	if in.m0, in.l4 = data.InputMoments(x); in.m0 == 0 {
-		p.fail("input", "%s is all zeros: its length M0 is 0", name)
-		return fixedInput{}
-	}
-	return in
+	s, err := Resolve(spec)
+	return s, specError(err)
 }
 
-// predictFor runs the theory for the task's net, init and input.
-func (r *Runner) predictFor(p *params) (*theory.Prediction, *arch.Net, weightinit.Init, fixedInput, error) {
-	net, init := p.net()
-	if p.err != nil {
-		return nil, nil, init, fixedInput{}, p.err
-	}
-	in := r.input(p, net)
-	if p.err != nil {
-		return nil, nil, init, in, p.err
-	}
-	pred, err := theory.Predict(net, theory.Options{Init: init, M0: in.m0, InputL4: in.l4})
-	return pred, net, init, in, err
-}
-
-func (r *Runner) predict(t experiment.Task) (*PredictResult, error) {
-	p := &params{t: t}
-	pred, net, _, in, err := r.predictFor(p)
+func (r *Runner) predict(p *params) (*PredictResult, error) {
+	s, err := r.setup(p)
 	if err != nil {
 		return nil, err
 	}
-	return newPredictResult(pred, net, in.name), nil
+	pred, err := s.Predict()
+	if err != nil {
+		return nil, err
+	}
+	return newPredictResult(pred, s), nil
 }
 
-func (r *Runner) probe(ctx context.Context, t experiment.Task) (*ProbeResult, error) {
-	p := &params{t: t}
+func (r *Runner) probe(ctx context.Context, p *params) (*ProbeResult, error) {
 	samples := p.count("samples", DefaultSamples)
-	method := p.text("method", string(probe.Auto), false)
+	method := p.text("method", string(DefaultMethod))
 	seed := p.count("seed", DefaultSeed)
-	pred, net, init, in, err := r.predictFor(p)
+	s, err := r.setup(p)
 	if err != nil {
 		return nil, err
 	}
 	m, err := probe.ParseMethod(method)
 	if err != nil {
-		return nil, fmt.Errorf("param \"method\": %v", err)
+		return nil, fmt.Errorf("param \"method\": %w", err)
+	}
+	pred, err := s.Predict()
+	if err != nil {
+		return nil, err
 	}
 	res, err := probe.Run(ctx, probe.Options{
-		Net: net, Init: init, Input: in.x, Samples: samples,
+		Net: s.Net, Init: s.Init, Input: s.Input.X, Samples: samples,
 		Seed: uint64(seed), Method: m, Workers: r.ProbeWorkers,
 	})
 	if err != nil {
@@ -272,21 +225,23 @@ func (r *Runner) probe(ctx context.Context, t experiment.Task) (*ProbeResult, er
 	if err != nil {
 		return nil, err
 	}
-	return newProbeResult(rep, net, in.name), nil
+	rep.Input = s.Input.Name
+	return newProbeResult(rep, s), nil
 }
 
-func (r *Runner) train(ctx context.Context, t experiment.Task) (*train.Result, error) {
-	p := &params{t: t}
-	net, init := p.net()
-	set := p.text("data", "", true)
+func (r *Runner) train(ctx context.Context, p *params) (*train.Result, error) {
+	spec := p.spec(r.DataDirs)
+	set := spec.Data
+	if set == "" {
+		set = DefaultData
+	}
 	cfg := train.Config{
-		Net: net, Init: init,
-		Optimizer:    p.text("optimizer", "sgd", false),
+		Optimizer:    p.text("optimizer", DefaultOptimizer),
 		LR:           p.float("lr", 0, true),
 		Momentum:     p.float("momentum", 0, false),
 		WeightDecay:  p.float("weight_decay", 0, false),
 		Batch:        p.count("batch", DefaultBatch),
-		Epochs:       p.float("epochs", 0, true),
+		Epochs:       p.float("epochs", DefaultEpochs, false),
 		TargetAcc:    p.float("target", DefaultTarget, false),
 		EvalEvery:    p.count("eval_every", 0),
 		EvalSamples:  p.count("eval_samples", 0),
@@ -296,14 +251,22 @@ func (r *Runner) train(ctx context.Context, t experiment.Task) (*train.Result, e
 	if p.err != nil {
 		return nil, p.err
 	}
+	var err error
+	if cfg.Net, cfg.Init, err = ResolveNet(spec); err != nil {
+		return nil, specError(err)
+	}
 	trainSet, testSet, err := r.dataset(set)
 	if err != nil {
-		return nil, fmt.Errorf("param \"data\": %v", err)
+		return nil, fmt.Errorf("param \"data\": %w", err)
 	}
 	r.compute.Lock()
 	defer r.compute.Unlock()
 	res, err := train.Run(ctx, cfg, trainSet, testSet, nil)
-	if err != nil {
+	var ce *train.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		return nil, fmt.Errorf("param %q: %s", trainParams[ce.Field], ce.Msg)
+	case err != nil:
 		return nil, err
 	}
 	return res, nil
@@ -326,6 +289,3 @@ func (r *Runner) dataset(name string) (*data.Dataset, *data.Dataset, error) {
 	r.sets[name] = loaded{tr, te}
 	return tr, te, nil
 }
-
-// finite reports whether v is neither NaN nor infinite.
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

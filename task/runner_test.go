@@ -1,4 +1,4 @@
-package reproduce
+package task
 
 import (
 	"context"
@@ -56,6 +56,11 @@ func TestRunnerPredict(t *testing.T) {
 	if !(res.M0 > 0) || res.FM1 == "" || res.FM2 == "" {
 		t.Errorf("m0 %v, fm1 %q, fm2 %q", res.M0, res.FM1, res.FM2)
 	}
+	// A net that takes no MNIST image sees the gaussian input by default.
+	runTask(t, &Runner{}, mustTask(t, KindPredict, map[string]any{"arch": "fc:100-8-10", "init": "he-normal"}), &res)
+	if res.Input != "gaussian" || len(res.Layers) != 2 {
+		t.Errorf("default input %q, %d layers", res.Input, len(res.Layers))
+	}
 }
 
 func TestRunnerProbe(t *testing.T) {
@@ -110,16 +115,16 @@ func TestRunnerErrors(t *testing.T) {
 		{KindPredict, map[string]any{"arch": "fc:784-8-10"}, `param "init": missing`},
 		{KindPredict, map[string]any{"arch": "fc:784-0-10", "init": "he-normal"}, `param "arch"`},
 		{KindPredict, map[string]any{"arch": "fc:784-8-10", "init": "he-norml"}, `param "init"`},
-		{KindPredict, map[string]any{"arch": "fc:100-8-10", "init": "he-normal"}, `param "input": missing`},
 		{KindPredict, map[string]any{"arch": "fc:100-8-10", "init": "he-normal", "input": "mnist:0"}, "has 784 values but the net's input"},
 		{KindPredict, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "input": "mnist"}, "DATASET:K with DATASET one of"},
 		{KindProbe, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "method": "magic"}, `param "method"`},
 		{KindProbe, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "samples": 2.5}, `want an integer`},
 		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "mnist", "epochs": 1}, `param "lr": missing`},
-		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "lr": 0.1, "epochs": 1}, `param "data": missing`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "lr": 0.1, "momentum": 1.5}, `param "momentum": 1.5: want a number in [0, 1)`},
 		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "mnist", "lr": "fast", "epochs": 1}, `want a number`},
 		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "mnist", "lr": 0.1, "epochs": 1, "stop_at_target": "yes"}, `want true or false`},
 		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "imagenet", "lr": 0.1, "epochs": 1}, `param "data"`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "mnist", "lr": 0.1, "eval_samples": 20000}, `param "eval_samples"`},
 	} {
 		_, err := r.Run(context.Background(), mustTask(t, c.kind, c.params))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
