@@ -54,6 +54,14 @@ type Spec struct {
 	DataDirs map[string]string
 }
 
+// dataSet is the data set a train task uses: Data, else DefaultData.
+func (s Spec) dataSet() string {
+	if s.Data == "" {
+		return DefaultData
+	}
+	return s.Data
+}
+
 // SpecError is a Spec field whose value cannot be used: a usage error
 // about the flag or param of the same name.
 type SpecError struct {
@@ -98,11 +106,7 @@ type Input struct {
 // ResolveNet parses the net, the initialization and the bias law of s, and
 // checks s.Data's name. Its errors are *SpecError.
 func ResolveNet(s Spec) (*arch.Graph, weightinit.Init, error) {
-	set := s.Data
-	if set == "" {
-		set = DefaultData
-	}
-	info, err := data.Describe(set)
+	info, err := data.Describe(s.dataSet())
 	if err != nil {
 		return nil, weightinit.Init{}, &SpecError{"data", err}
 	}

@@ -231,10 +231,6 @@ func (r *Runner) probe(ctx context.Context, p *params) (*ProbeResult, error) {
 
 func (r *Runner) train(ctx context.Context, p *params) (*train.Result, error) {
 	spec := p.spec(r.DataDirs)
-	set := spec.Data
-	if set == "" {
-		set = DefaultData
-	}
 	cfg := train.Config{
 		Optimizer:    p.text("optimizer", DefaultOptimizer),
 		LR:           p.float("lr", 0, true),
@@ -255,7 +251,7 @@ func (r *Runner) train(ctx context.Context, p *params) (*train.Result, error) {
 	if cfg.Net, cfg.Init, err = ResolveNet(spec); err != nil {
 		return nil, specError(err)
 	}
-	trainSet, testSet, err := r.dataset(set)
+	trainSet, testSet, err := r.dataset(spec.dataSet())
 	if err != nil {
 		return nil, fmt.Errorf("param \"data\": %w", err)
 	}

@@ -132,3 +132,27 @@ func TestRunnerErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOldResultsDecode reads results in the form earlier versions stored
+// (per-layer theory cut down to a few fields, the input beside the report):
+// they decode, with the fields they lack zero.
+func TestOldResultsDecode(t *testing.T) {
+	rec := experiment.Record{ID: "x", Kind: KindProbe, Status: experiment.StatusDone, Result: []byte(`{"net":"fc:784-8-10","input":"mnist:0",
+		"m0":0.1,"output_layer":1,"depth":1,"beta":0.125,"samples":10,"seed":1,"method":"exact","backend":"none",
+		"layers":[{"index":1,"kind":"relu","mean_ratio":1.5,"mean_ratio_se":0.1,"log10_mean_ratio":0.176,"log_mean":0.3,
+		"log_mean_se":0.01,"log_var":0.2,"log_var_se":0.01,"dead_fraction":0,"heavy_tail":false,"z":{"mean_ratio":1},
+		"theory":{"index":1,"kind":"relu","width":8,"mean_ratio":1,"log10_mean_ratio":0,"log10_mean_ratio_lower":null,
+		"log10_mean_ratio_upper":null,"mean_exact":true,"log10_second_moment_ratio":0.1,"log_mean":0.2,"log_var":0.3,"log_exact":true}}],
+		"empirical_variance":{"mean":1,"se":0.1},"jacobian":{"mean":1,"se":0.1},"flags":[]}`)}
+	var r ProbeResult
+	if err := rec.Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Output()
+	if err != nil || r.Input != "mnist:0" || out.MeanRatio != 1.5 || out.Theory.Width != 8 || !out.Theory.MeanExact || out.Theory.LogVar != 0.3 {
+		t.Errorf("decoded %+v (output %+v, %v)", r, out, err)
+	}
+	if d := Describe(rec); !strings.Contains(d, "log10 mean M_out/M0 = +0.18") {
+		t.Errorf("Describe: %q", d)
+	}
+}
