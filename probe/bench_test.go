@@ -13,10 +13,15 @@ func BenchmarkSamplers(b *testing.B) {
 		net := mustNet(b, fmt.Sprintf("fc:784-%dx20-10", width))
 		init := mustInit(b, "he-normal")
 		x := testInput(784)
-		row := make([]float64, len(net.Layers)+1)
+		layers := net.Layers()
+		row := make([]float64, len(layers)+1)
+		plan, err := newNetPlan(net, layers, init, x)
+		if err != nil {
+			b.Fatal(err)
+		}
 		samplers := map[string]sampler{
-			"exact":   &exactWorker{exactSampler: newExactSampler(net, init)},
-			"network": newNetWorker(newNetPlan(net, init, x)),
+			"exact":   &exactWorker{exactSampler: newExactSampler(layers, init)},
+			"network": newNetWorker(plan),
 		}
 		for _, m := range []string{"exact", "network"} {
 			b.Run(fmt.Sprintf("width=%d/%s", width, m), func(b *testing.B) {

@@ -35,14 +35,14 @@ type exactSampler struct {
 
 // exactApplies returns nil if the exact sampler's law is the law of this net
 // and init, or an error saying why not.
-func exactApplies(net *arch.Net, init weightinit.Init) error {
+func exactApplies(layers []arch.Layer, init weightinit.Init) error {
 	if init.Weight.Family != weightinit.Normal {
 		return fmt.Errorf("needs normal weights, init %s draws %s weights", init.Name, init.Weight.Family)
 	}
 	if !init.Bias.IsZero() {
 		return fmt.Errorf("needs zero biases, init %s draws %s biases", init.Name, init.Bias)
 	}
-	for i, l := range net.Layers {
+	for i, l := range layers {
 		if l.Kind != arch.Dense {
 			return fmt.Errorf("needs a fully connected net, layer %d is %s", i+1, l.Kind)
 		}
@@ -51,14 +51,14 @@ func exactApplies(net *arch.Net, init weightinit.Init) error {
 }
 
 // newExactSampler computes each layer's scales; exactApplies must hold.
-func newExactSampler(net *arch.Net, init weightinit.Init) *exactSampler {
-	s := &exactSampler{layers: make([]exactLayer, len(net.Layers))}
-	for i, l := range net.Layers {
+func newExactSampler(layers []arch.Layer, init weightinit.Init) *exactSampler {
+	s := &exactSampler{layers: make([]exactLayer, len(layers))}
+	for i, l := range layers {
 		v := init.Weight.Variance(l.FanIn(), l.FanOut())
 		s.layers[i] = exactLayer{
-			n:    l.Units,
+			n:    l.Width(),
 			relu: l.ReLU,
-			logR: math.Log(v * float64(l.FanIn()) / float64(l.Units)),
+			logR: math.Log(v * float64(l.FanIn()) / float64(l.Width())),
 			varW: v,
 		}
 	}

@@ -1,8 +1,11 @@
 package probe
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/initscope/initscope/arch"
@@ -18,7 +21,12 @@ const mixedNet = "net:2x10x10,conv4k3s2p1,maxpool2s1,resconv4k3:end=linear,avgpo
 // average pooling.
 const gapNet = "net:3x8x8,conv5k3p0,conv4k3,gap,dense4"
 
-func mustNet(t testing.TB, spec string) *arch.Net {
+// resNet has ResNet v1 blocks: a strided conv block with a projection
+// shortcut and a ReLU after the join, identity blocks with one, and a dense
+// block with a projection, ending linear.
+const resNet = "net:3x9x9,conv8k3,resconv12k3s2:shortcut=proj:post=relu,resconv12k3x2:post=relu:eta=0.5,gap,resdense10:shortcut=proj:end=linear,dense4"
+
+func mustNet(t testing.TB, spec string) *arch.Graph {
 	t.Helper()
 	n, err := arch.Parse(spec)
 	if err != nil {
@@ -36,6 +44,39 @@ func mustInit(t testing.TB, s string) weightinit.Init {
 	return in
 }
 
+// dagNet builds a graph that is no spec: a scale read beside its own input
+// by an add, a ReLU that follows no weighted node, a node read by three
+// others, a branch scaled by eta = 0 and a flatten at the end, so that
+// slots are shared, written in place and kept alive in every way.
+func dagNet(t testing.TB) *arch.Graph {
+	t.Helper()
+	b, err := arch.NewBuilder(arch.Flat(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e error
+	must := func(id int, err error) int {
+		e = errors.Join(e, err)
+		return id
+	}
+	d1 := must(b.Dense("d1", 0, 8))
+	r1 := must(b.ReLU("r1", d1))
+	s1 := must(b.Scale("s1", r1, 0.5, 0, 0))
+	a1 := must(b.Add("a1", r1, s1))
+	r2 := must(b.ReLU("r2", a1))
+	d2 := must(b.Dense("d2", r1, 8))
+	a2 := must(b.Add("a2", r2, d2))
+	s2 := must(b.Scale("s2", a2, 0, 0, 0))
+	a3 := must(b.Add("a3", s2, a2))
+	f := must(b.Flatten("f", a3))
+	must(b.Dense("d3", f, 3))
+	g, err := b.Graph()
+	if err = errors.Join(e, err); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 // testInput is a fixed input with positive and negative entries.
 func testInput(n int) []float64 {
 	r := rand.New(rand.NewPCG(99, 99))
@@ -46,28 +87,27 @@ func testInput(n int) []float64 {
 	return x
 }
 
-// refForward computes a net's output in float64 with naive loops, drawing
-// the tangent and then the weights and biases from r in the order the
-// network sampler documents, through weightinit's own samplers. It returns
-// the output, the drawn tangent and M_j for every layer.
-func refForward(net *arch.Net, init weightinit.Init, x []float64, r *rand.Rand) (out, u, m []float64) {
+// refForward computes the output of every node of g in float64 with naive
+// loops, drawing the tangent and then the weights and biases from the
+// stream (seed, index) in the order the network sampler documents, through
+// weightinit's own samplers. It returns the nodes' outputs and the drawn
+// tangent.
+func refForward(g *arch.Graph, init weightinit.Init, x []float64, seed, index uint64) (vals [][]float64, u []float64) {
+	r := weightinit.NewStream(seed, index)
 	u = make([]float64, len(x))
 	for i := range u {
-		u[i] = r.NormFloat64()
+		u[i] = r.Normal()
 	}
-	cur := x
-	for _, l := range net.Layers {
-		cur = refLayer(l, init, cur, r)
-		var ss float64
-		for _, v := range cur {
-			ss += v * v
-		}
-		m = append(m, ss/float64(len(cur)))
+	vals = [][]float64{x}
+	for i := 1; i < len(g.Nodes); i++ {
+		n := &g.Nodes[i]
+		vals = append(vals, refNode(n, init, vals[n.Inputs[0]], vals[n.Inputs[len(n.Inputs)-1]], r))
 	}
-	return cur, u, m
+	return vals, u
 }
 
-func refDraw(law weightinit.Law, fanIn, fanOut, n int, r *rand.Rand) []float64 {
+// refDraw draws n values of a law from r, as float32 values in float64.
+func refDraw(law weightinit.Law, fanIn, fanOut, n int, r *weightinit.Stream) []float64 {
 	f := make([]float32, n)
 	law.Sampler(fanIn, fanOut).Fill(r, f)
 	out := make([]float64, n)
@@ -77,170 +117,219 @@ func refDraw(law weightinit.Law, fanIn, fanOut, n int, r *rand.Rand) []float64 {
 	return out
 }
 
-func refLayer(l arch.Layer, init weightinit.Init, x []float64, r *rand.Rand) []float64 {
-	in, o := l.In, l.Out
-	y := make([]float64, o.Size())
-	switch l.Kind {
-	case arch.Dense, arch.Conv:
-		w := refDraw(init.Weight, l.FanIn(), l.FanOut(), l.Width()*l.FanIn(), r)
-		b := make([]float64, l.Width())
+// refNode computes node n from its input x (and y, an add's second input).
+func refNode(n *arch.Node, init weightinit.Init, x, y []float64, r *weightinit.Stream) []float64 {
+	in, o, win := n.In, n.Out, n.Window
+	out := make([]float64, o.Size())
+	switch n.Op {
+	case arch.OpDense, arch.OpConv:
+		w := refDraw(init.Weight, n.FanIn(), n.FanOut(), n.Width()*n.FanIn(), r)
+		b := make([]float64, n.Width())
 		if !init.Bias.IsZero() {
-			b = refDraw(init.Bias, l.FanIn(), l.FanOut(), l.Width(), r)
+			b = refDraw(init.Bias, n.FanIn(), n.FanOut(), n.Width(), r)
 		}
-		if l.Kind == arch.Dense {
-			for i := range y {
-				y[i] = b[i]
+		if n.Op == arch.OpDense {
+			for i := range out {
+				out[i] = b[i]
 				for j, v := range x {
-					y[i] += w[i*len(x)+j] * v
+					out[i] += w[i*len(x)+j] * v
 				}
 			}
-		} else {
-			k := l.Kernel
-			for co := range o.C {
-				for oh := range o.H {
-					for ow := range o.W {
-						s := b[co]
-						for ci := range in.C {
-							for ki := range k {
-								for kj := range k {
-									ih, iw := oh*l.Stride-l.Pad+ki, ow*l.Stride-l.Pad+kj
-									if ih >= 0 && ih < in.H && iw >= 0 && iw < in.W {
-										s += w[((co*in.C+ci)*k+ki)*k+kj] * x[(ci*in.H+ih)*in.W+iw]
-									}
+			break
+		}
+		k := win.Kernel
+		for co := range o.C {
+			for oh := range o.H {
+				for ow := range o.W {
+					s := b[co]
+					for ci := range in.C {
+						for ki := range k {
+							for kj := range k {
+								ih, iw := oh*win.Stride-win.Pad+ki, ow*win.Stride-win.Pad+kj
+								if ih >= 0 && ih < in.H && iw >= 0 && iw < in.W {
+									s += w[((co*in.C+ci)*k+ki)*k+kj] * x[(ci*in.H+ih)*in.W+iw]
 								}
 							}
 						}
-						y[(co*o.H+oh)*o.W+ow] = s
 					}
+					out[(co*o.H+oh)*o.W+ow] = s
 				}
 			}
 		}
-		if l.ReLU {
-			for i, v := range y {
-				y[i] = math.Max(v, 0)
-			}
+	case arch.OpReLU:
+		for i, v := range x {
+			out[i] = math.Max(v, 0)
 		}
-	case arch.MaxPool, arch.AvgPool:
-		k := l.Kernel
+	case arch.OpScale:
+		for i, v := range x {
+			out[i] = n.Eta * v
+		}
+	case arch.OpAdd:
+		for i, v := range x {
+			out[i] = v + y[i]
+		}
+	case arch.OpMaxPool, arch.OpAvgPool:
+		k := win.Kernel
 		for c := range o.C {
 			for oh := range o.H {
 				for ow := range o.W {
 					best, sum := math.Inf(-1), 0.0
 					for ki := range k {
 						for kj := range k {
-							v := x[(c*in.H+oh*l.Stride+ki)*in.W+ow*l.Stride+kj]
+							v := x[(c*in.H+oh*win.Stride+ki)*in.W+ow*win.Stride+kj]
 							best = math.Max(best, v)
 							sum += v
 						}
 					}
-					if l.Kind == arch.MaxPool {
-						y[(c*o.H+oh)*o.W+ow] = best
+					if n.Op == arch.OpMaxPool {
+						out[(c*o.H+oh)*o.W+ow] = best
 					} else {
-						y[(c*o.H+oh)*o.W+ow] = sum / float64(k*k)
+						out[(c*o.H+oh)*o.W+ow] = sum / float64(k*k)
 					}
 				}
 			}
 		}
-	case arch.GlobalAvgPool:
+	case arch.OpGAP:
 		p := in.H * in.W
 		for c := range in.C {
 			for _, v := range x[c*p : (c+1)*p] {
-				y[c] += v / float64(p)
+				out[c] += v / float64(p)
 			}
 		}
-	case arch.Flatten:
-		copy(y, x)
-	case arch.Residual:
-		h := refLayer(l.Module[0], init, x, r)
-		h = refLayer(l.Module[1], init, h, r)
-		for i := range y {
-			y[i] = x[i] + l.Eta*h[i]
+	case arch.OpFlatten:
+		copy(out, x)
+	}
+	return out
+}
+
+// traced is one sample of the network sampler with every node's output.
+type traced struct {
+	x, ju [][]float64 // each node's x and J u, true values in float64
+	row   []float64
+}
+
+// runOnce runs the network sampler for one sample, recording every node.
+func runOnce(t testing.TB, g *arch.Graph, init weightinit.Init, x []float64, seed, index uint64) traced {
+	t.Helper()
+	layers := g.Layers()
+	plan, err := newNetPlan(g, layers, init, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newNetWorker(plan)
+	tr := traced{x: make([][]float64, len(g.Nodes)), ju: make([][]float64, len(g.Nodes)), row: make([]float64, len(layers)+1)}
+	w.trace = func(id int, v []float32, s scales) {
+		n := len(v) / 2
+		for i := range n {
+			tr.x[id] = append(tr.x[id], math.Exp(s.x)*float64(v[i]))
+			tr.ju[id] = append(tr.ju[id], math.Exp(s.u)*float64(v[n+i]))
 		}
 	}
-	return y
+	w.run(seed, index, tr.row)
+	return tr
 }
 
-// runOnce runs the network sampler for one sample and returns the output
-// in float64, J u, and the row.
-func runOnce(net *arch.Net, init weightinit.Init, x []float64, seed, index uint64) (out, ju, row []float64) {
-	w := newNetWorker(newNetPlan(net, init, x))
-	row = make([]float64, len(net.Layers)+1)
-	buf, s := w.run(seed, index, row)
-	n := len(buf) / 2
-	for i := range n {
-		out = append(out, math.Exp(s.x)*float64(buf[i]))
-		ju = append(ju, math.Exp(s.u)*float64(buf[n+i]))
-	}
-	return out, ju, row
-}
-
+// relDiff is ||a - b|| / ||b||, or ||a|| when b is zero.
 func relDiff(a, b []float64) float64 {
 	var d, n float64
 	for i := range a {
 		d += (a[i] - b[i]) * (a[i] - b[i])
 		n += b[i] * b[i]
 	}
+	if n == 0 {
+		return math.Sqrt(d)
+	}
 	return math.Sqrt(d / n)
 }
 
+
 // TestNetworkMatchesReference runs the network sampler against a naive
-// float64 forward pass with the same weights: the output, every M_j, and
-// the random stream's order must agree.
+// float64 forward pass with the same weights, node by node: every node's x
+// must agree, its J u must agree with central differences of the reference
+// along the same unit u, and the row must hold ln(M_j/M_0) at each layer's
+// last node and ln ||J u||^2 at the output.
 func TestNetworkMatchesReference(t *testing.T) {
-	for _, spec := range []string{mixedNet, gapNet, "fc:20-9x3-4"} {
+	nets := map[string]*arch.Graph{"dag": dagNet(t)}
+	for _, spec := range []string{mixedNet, gapNet, resNet, "fc:20-9x3-4"} {
+		nets[spec] = mustNet(t, spec)
+	}
+	for name, g := range nets {
 		for _, initName := range []string{"he-normal", "pytorch-default", "he-rademacher", "he-truncated"} {
-			net, init := mustNet(t, spec), mustInit(t, initName)
-			x := testInput(net.Input.Size())
-			out, _, row := runOnce(net, init, x, 11, 12)
-			want, _, m := refForward(net, init, x, rand.New(rand.NewPCG(11, 12)))
-			if d := relDiff(out, want); d > 1e-5 {
-				t.Errorf("%s %s: output differs from the reference by %.3g (relative)", spec, initName, d)
+			init := mustInit(t, initName)
+			x := testInput(g.Input().Size())
+			got := runOnce(t, g, init, x, 11, 12)
+			want, u := refForward(g, init, x, 11, 12)
+			// J u by central differences along the unit u, in float64.
+			h := 1e-7 * math.Sqrt(meanSquare(x)*float64(len(x)))
+			norm := math.Sqrt(meanSquare(u) * float64(len(u)))
+			xp, xm := make([]float64, len(x)), make([]float64, len(x))
+			for i := range x {
+				xp[i], xm[i] = x[i]+h*u[i]/norm, x[i]-h*u[i]/norm
+			}
+			fp, _ := refForward(g, init, xp, 11, 12)
+			fm, _ := refForward(g, init, xm, 11, 12)
+			for id := range g.Nodes {
+				node := g.Nodes[id].String()
+				if d := relDiff(got.x[id], want[id]); d > 1e-5 {
+					t.Errorf("%s %s: node %s: x differs from the reference by %.3g (relative)", name, initName, node, d)
+				}
+				fd := make([]float64, len(fp[id]))
+				for i := range fd {
+					fd[i] = (fp[id][i] - fm[id][i]) / (2 * h)
+				}
+				if d := relDiff(got.ju[id], fd); d > 1e-4 {
+					t.Errorf("%s %s: node %s: J u differs from finite differences by %.3g (relative)", name, initName, node, d)
+				}
 			}
 			m0 := meanSquare(x)
-			for j, mj := range m {
-				if d := math.Abs(row[j] - math.Log(mj/m0)); d > 1e-5 {
-					t.Errorf("%s %s: layer %d: log(M/M0) %v, reference %v", spec, initName, j+1, row[j], math.Log(mj/m0))
+			for j, l := range g.Layers() {
+				end := l.Nodes[len(l.Nodes)-1]
+				if w := math.Log(meanSquare(want[end]) / m0); math.Abs(got.row[j]-w) > 1e-5 && !(math.IsInf(w, -1) && math.IsInf(got.row[j], -1)) {
+					t.Errorf("%s %s: layer %d: ln(M/M0) %v, reference %v", name, initName, j+1, got.row[j], w)
 				}
+			}
+			last := got.ju[len(g.Nodes)-1]
+			if w := math.Log(meanSquare(last) * float64(len(last))); math.Abs(got.row[len(got.row)-1]-w) > 1e-6 {
+				t.Errorf("%s %s: row's ln ||J u||^2 %v, from the output %v", name, initName, got.row[len(got.row)-1], w)
 			}
 		}
 	}
 }
 
-// TestJacobianMatchesFiniteDifferences checks J u against central
-// differences of the same network (same seed, so the same u and weights) at
-// x +- h u, for nets with ReLU masks, max-pooling choices and biases.
-func TestJacobianMatchesFiniteDifferences(t *testing.T) {
-	for _, spec := range []string{mixedNet, gapNet, "fc:20-9x3-4"} {
-		for _, initName := range []string{"he-normal", "pytorch-default"} {
-			net, init := mustNet(t, spec), mustInit(t, initName)
-			x := testInput(net.Input.Size())
-			_, ju, row := runOnce(net, init, x, 21, 22)
-			_, u, _ := refForward(net, init, x, rand.New(rand.NewPCG(21, 22)))
-			var norm float64
-			for _, v := range u {
-				norm += v * v
-			}
-			norm = math.Sqrt(norm)
-			h := 1e-3 * math.Sqrt(meanSquare(x)*float64(len(x)))
-			xp, xm := make([]float64, len(x)), make([]float64, len(x))
-			for i := range x {
-				xp[i], xm[i] = x[i]+h*u[i]/norm, x[i]-h*u[i]/norm
-			}
-			fp, _, _ := runOnce(net, init, xp, 21, 22)
-			fm, _, _ := runOnce(net, init, xm, 21, 22)
-			fd := make([]float64, len(fp))
-			var ss float64
-			for i := range fd {
-				fd[i] = (fp[i] - fm[i]) / (2 * h)
-				ss += ju[i] * ju[i]
-			}
-			if d := relDiff(ju, fd); d > 1e-2 {
-				t.Errorf("%s %s: J u differs from finite differences by %.3g (relative)", spec, initName, d)
-			}
-			if got := row[len(row)-1]; math.Abs(got-math.Log(ss)) > 1e-6 {
-				t.Errorf("%s %s: row's log ||J u||^2 %v, from the output %v", spec, initName, got, math.Log(ss))
-			}
+// TestSlotsReused checks that the plan keeps few buffers alive: two for a
+// chain, three for a chain of identity residual blocks.
+func TestSlotsReused(t *testing.T) {
+	for spec, want := range map[string]int{"fc:20-9x30-4": 2, "net:16,resdense16x10,dense3": 3, resNet: 4} {
+		g := mustNet(t, spec)
+		plan, err := newNetPlan(g, g.Layers(), mustInit(t, "he-normal"), testInput(g.Input().Size()))
+		if err != nil {
+			t.Fatal(err)
 		}
+		if got := len(plan.slotFloats); got > want {
+			t.Errorf("%s: %d slots, want at most %d", spec, got, want)
+		}
+	}
+}
+
+// TestUnsupportedNode checks that a normalization placeholder is refused
+// with an error naming the node, not run.
+func TestUnsupportedNode(t *testing.T) {
+	b, err := arch.NewBuilder(arch.Flat(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := b.Dense("1", 0, 4)
+	nm, _ := b.Norm("2", d, "batchnorm")
+	b.Dense("3", nm, 2)
+	g, err := b.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), Options{Net: g, Init: mustInit(t, "he-normal"), Input: testInput(4), Samples: 4})
+	var oe *OptionError
+	want := `node "2" (norm batchnorm): normalization is not supported by the Monte Carlo yet`
+	if !errors.As(err, &oe) || oe.Option != "net" || !strings.Contains(oe.Msg, want) {
+		t.Errorf("got %v, want an error about the net saying %s", err, want)
 	}
 }
 
@@ -248,20 +337,30 @@ func TestJacobianMatchesFiniteDifferences(t *testing.T) {
 // range (and float64's, for c = 40) through the network sampler: log M_d
 // must be finite and near its exact mean, 400 (ln(c/2) - 0.040109) at
 // width 64 (THEORY.md 3.1), within 5 of its standard deviations
-// sqrt(400 * 0.082997).
+// sqrt(400 * 0.082997). A deep residual net with eta = 1, whose length grows
+// by a factor of at least 2 a block (THEORY.md 5), must stay finite past
+// float64's range too.
 func TestExtremeLengthsStayFinite(t *testing.T) {
+	finite := func(name string, row []float64) {
+		for j, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("%s: column %d: %v", name, j+1, v)
+			}
+		}
+	}
 	for _, c := range []float64{40, 0.05} {
 		net := mustNet(t, "fc:64-64x400-64")
 		init := weightinit.Init{Weight: weightinit.Law{Family: weightinit.Normal, Rule: weightinit.Rule{C: c, Fan: weightinit.FanIn}}, Bias: weightinit.Law{Family: weightinit.Zero}}
-		_, _, row := runOnce(net, init, testInput(64), 1, 2)
-		for j, v := range row {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				t.Fatalf("c=%g: layer %d: log(M/M0) = %v", c, j+1, v)
-			}
-		}
+		row := runOnce(t, net, init, testInput(64), 1, 2).row
+		finite("fc", row)
 		want := 400 * (math.Log(c/2) - 0.040109)
 		if got, tol := row[399], 5*math.Sqrt(400*0.082997); math.Abs(got-want) > tol {
 			t.Errorf("c=%g: log(M_400/M0) = %v, want %v +- %v", c, got, want, tol)
 		}
+	}
+	row := runOnce(t, mustNet(t, "net:16,resdense16x1100"), mustInit(t, "he-normal"), testInput(16), 1, 2).row
+	finite("residual", row)
+	if got := row[1099]; got < 1100*math.Ln2 {
+		t.Errorf("residual: log(M_1100/M0) = %v, want at least 1100 ln 2 = %v", got, 1100*math.Ln2)
 	}
 }

@@ -70,10 +70,10 @@ const (
 // Options describe a probe run.
 type Options struct {
 	// Net is the network.
-	Net *arch.Net
+	Net *arch.Graph
 	// Init gives the weight and bias laws.
 	Init weightinit.Init
-	// Input is the fixed input, Net.Input.Size() values in C x H x W order.
+	// Input is the fixed input, Net.Input().Size() values in C x H x W order.
 	Input []float64
 	// Samples is the number of independent initializations, at least 2.
 	Samples int
@@ -120,7 +120,8 @@ type Result struct {
 	M0 float64
 	// Outputs is n_d, the number of values the net outputs.
 	Outputs int
-	// Layers summarizes M_j/M_0 after each layer of the net, in order.
+	// Layers summarizes M_j/M_0 after each layer of the net (each of
+	// Net.Layers(), measured at its last node), in order.
 	Layers []Summary
 	// EmpiricalVariance summarizes Var_hat[M]/M_0^2, the variance of
 	// M_j/M_0 across the ReLU layers (dense and conv layers with a ReLU; not
@@ -141,23 +142,27 @@ type sampler interface {
 // Run draws the samples and summarizes them. Errors about the options are
 // *OptionError values; a cancelled context returns ctx.Err().
 func Run(ctx context.Context, opt Options) (*Result, error) {
-	res, rows, err := collect(ctx, opt)
+	res, rows, layers, err := collect(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
-	res.summarize(opt.Net, rows, len(opt.Net.Layers)+1)
+	res.summarize(layers, rows, len(layers)+1)
 	return res, nil
 }
 
-// collect draws the samples: it returns the result without its summaries
-// and the table of rows, one per sample, each log(M_j/M_0) for every layer
-// then log(||J u||^2/||u||^2).
-func collect(ctx context.Context, opt Options) (*Result, []float64, error) {
-	method, err := opt.validate()
-	if err != nil {
-		return nil, nil, err
+// collect draws the samples: it returns the result without its summaries,
+// the table of rows, one per sample, each log(M_j/M_0) for every layer then
+// log(||J u||^2/||u||^2), and the net's layers.
+func collect(ctx context.Context, opt Options) (*Result, []float64, []arch.Layer, error) {
+	if opt.Net == nil || len(opt.Net.Nodes) < 2 {
+		return nil, nil, nil, optErr("net", "no layers")
 	}
-	n, width := opt.Samples, len(opt.Net.Layers)+1
+	layers := opt.Net.Layers()
+	method, err := opt.validate(layers)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	n, width := opt.Samples, len(layers)+1
 	workers := opt.Workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -167,28 +172,30 @@ func collect(ctx context.Context, opt Options) (*Result, []float64, error) {
 	var newSampler func() sampler
 	if method == Exact {
 		res.Backend = "none"
-		ex := newExactSampler(opt.Net, opt.Init)
+		ex := newExactSampler(layers, opt.Init)
 		newSampler = func() sampler { return &exactWorker{exactSampler: ex} }
 	} else {
-		if err := tensor.Init(); err != nil {
-			return nil, nil, err
+		plan, err := newNetPlan(opt.Net, layers, opt.Init, opt.Input)
+		if err != nil {
+			return nil, nil, nil, optErr("net", "%v", err)
 		}
-		tensor.SetThreads(1)
+		if err := tensor.Init(); err != nil {
+			return nil, nil, nil, err
+		}
 		res.Backend = tensor.Backend()
-		plan := newNetPlan(opt.Net, opt.Init, opt.Input)
 		if b := 4 * plan.workFloats() * workers; b > MaxWorkBytes {
 			if workers > 1 && 4*plan.workFloats() <= MaxWorkBytes {
-				return nil, nil, optErr("workers", "%d workers need %s of buffers, more than the %s allowed: use fewer", workers, bytesString(b), bytesString(MaxWorkBytes))
+				return nil, nil, nil, optErr("workers", "%d workers need %s of buffers, more than the %s allowed: use fewer", workers, bytesString(b), bytesString(MaxWorkBytes))
 			}
-			return nil, nil, optErr("net", "one network needs %s of activation, weight and im2col buffers, more than the %s allowed", bytesString(4*plan.workFloats()), bytesString(MaxWorkBytes))
+			return nil, nil, nil, optErr("net", "one network needs %s of activation, weight and im2col buffers, more than the %s allowed", bytesString(4*plan.workFloats()), bytesString(MaxWorkBytes))
 		}
 		newSampler = func() sampler { return newNetWorker(plan) }
 	}
 	rows := make([]float64, n*width)
 	if err := runSamples(ctx, opt, workers, width, rows, newSampler); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return res, rows, nil
+	return res, rows, layers, nil
 }
 
 // runSamples fills rows, one row of width values per sample, on workers
@@ -240,19 +247,17 @@ func runSamples(ctx context.Context, opt Options, workers, width int, rows []flo
 	}
 }
 
-// validate checks the options and resolves the method.
-func (opt Options) validate() (Method, error) {
+// validate checks the options for a net with these layers and resolves
+// the method.
+func (opt Options) validate(layers []arch.Layer) (Method, error) {
 	net := opt.Net
-	if net == nil || len(net.Layers) == 0 {
-		return "", optErr("net", "no layers")
-	}
 	if !opt.Init.Weight.Family.Valid() || !opt.Init.Bias.Family.Valid() {
 		return "", optErr("init", "unknown law family in %s / %s", opt.Init.Weight, opt.Init.Bias)
 	}
 	if opt.Samples < 2 {
 		return "", optErr("samples", "%d: want at least 2 (standard errors need two samples)", opt.Samples)
 	}
-	width := len(net.Layers) + 1
+	width := len(layers) + 1
 	if opt.Samples > MaxValues/width {
 		return "", optErr("samples", "%d samples x %d values each (one per layer, plus the Jacobian) is more than the %d values (1 GiB) a run may hold: use at most %d samples for this net",
 			opt.Samples, width, MaxValues, MaxValues/width)
@@ -260,8 +265,8 @@ func (opt Options) validate() (Method, error) {
 	if opt.Workers < 0 {
 		return "", optErr("workers", "%d: want >= 1, or 0 for one per CPU", opt.Workers)
 	}
-	if len(opt.Input) != net.Input.Size() {
-		return "", optErr("input", "%d values, but the net's input %s has %d", len(opt.Input), net.Input, net.Input.Size())
+	if len(opt.Input) != net.Input().Size() {
+		return "", optErr("input", "%d values, but the net's input %s has %d", len(opt.Input), net.Input(), net.Input().Size())
 	}
 	for i, v := range opt.Input {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -271,7 +276,7 @@ func (opt Options) validate() (Method, error) {
 	if meanSquare(opt.Input) == 0 {
 		return "", optErr("input", "all zero: M_0 = 0, so no ratio M_j/M_0 exists; use a nonzero input")
 	}
-	exactErr := exactApplies(net, opt.Init)
+	exactErr := exactApplies(layers, opt.Init)
 	switch opt.Method {
 	case "", Auto:
 		if exactErr == nil {

@@ -17,7 +17,7 @@ import (
 )
 
 // report runs the probe and compares it with the theory.
-func report(t testing.TB, net *arch.Net, init weightinit.Init, x []float64, samples int, method Method, workers int) *Report {
+func report(t testing.TB, net *arch.Graph, init weightinit.Init, x []float64, samples int, method Method, workers int) *Report {
 	t.Helper()
 	res, err := Run(context.Background(), Options{Net: net, Init: init, Input: x, Samples: samples, Seed: 1, Method: method, Workers: workers})
 	if err != nil {
@@ -52,7 +52,7 @@ func TestMeansMatchTheory(t *testing.T) {
 	for _, spec := range nets {
 		for _, name := range inits {
 			net := mustNet(t, spec)
-			rep := report(t, net, mustInit(t, name), testInput(net.Input.Size()), 3000, Network, 2)
+			rep := report(t, net, mustInit(t, name), testInput(net.Input().Size()), 3000, Network, 2)
 			compared := 0
 			for _, l := range rep.Layers {
 				checkZ(t, spec+" "+name+" layer "+l.Theory.Spec, l.Z.MeanRatio)
@@ -99,17 +99,17 @@ func TestExactAgreesWithNetwork(t *testing.T) {
 	var res [2]*Result
 	for k, m := range []Method{Exact, Network} {
 		opt.Method = m
-		r, rw, err := collect(context.Background(), opt)
+		r, rw, layers, err := collect(context.Background(), opt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r.Method != m {
 			t.Fatalf("asked for %s, ran %s", m, r.Method)
 		}
-		r.summarize(net, rw, len(net.Layers)+1)
+		r.summarize(layers, rw, len(layers)+1)
 		rows[k], res[k] = rw, r
 	}
-	width := len(net.Layers) + 1
+	width := len(net.Layers()) + 1
 	crit := math.Sqrt(-0.5*math.Log(1e-4/2)) * math.Sqrt(2.0/n)
 	col := func(rw []float64, j int) []float64 { return column(rw, width, j) }
 	for j := range width {
@@ -230,7 +230,7 @@ func TestResidualGrowth(t *testing.T) {
 		{"net:4x5x5,resconv4k1x3:eta=1:end=linear", "he-normal"},
 	} {
 		net := mustNet(t, c.spec)
-		rep := report(t, net, mustInit(t, c.init), testInput(net.Input.Size()), 4000, Network, 2)
+		rep := report(t, net, mustInit(t, c.init), testInput(net.Input().Size()), 4000, Network, 2)
 		for _, l := range rep.Layers {
 			if !l.Z.MeanRatio.Known() {
 				t.Fatalf("%s %s layer %d: no exact mean to compare with", c.spec, c.init, l.Index)
@@ -263,7 +263,7 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 		net := mustNet(t, c.spec)
 		var first []byte
 		for _, w := range []int{1, 2, 5} {
-			rep := report(t, net, mustInit(t, c.init), testInput(net.Input.Size()), 300, c.method, w)
+			rep := report(t, net, mustInit(t, c.init), testInput(net.Input().Size()), 300, c.method, w)
 			b, err := json.Marshal(rep)
 			if err != nil {
 				t.Fatal(err)
@@ -299,7 +299,7 @@ func TestBadOptions(t *testing.T) {
 		{"method", func(o *Options) { o.Init.Bias = o.Init.Weight; o.Method = Exact }},
 		{"method", func(o *Options) { o.Net = mustNet(t, gapNet); o.Input = testInput(192); o.Method = Exact }},
 		{"net", func(o *Options) {
-			o.Net = mustNet(t, "net:1x4096x4096,conv16k3")
+			o.Net = mustNet(t, "net:1x4096x4096,conv16k3,conv16k3")
 			o.Input = make([]float64, 4096*4096)
 			o.Input[0] = 1
 		}},

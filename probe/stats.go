@@ -47,7 +47,7 @@ type Summary struct {
 func (s Summary) Quantile(i int) float64 { return math.Exp(s.LogQuantiles[i]) }
 
 // summarize fills the result's summaries from the table of rows.
-func (r *Result) summarize(net *arch.Net, rows []float64, width int) {
+func (r *Result) summarize(layers []arch.Layer, rows []float64, width int) {
 	n := r.Samples
 	col := make([]float64, n)
 	column := func(j int) []float64 {
@@ -56,13 +56,13 @@ func (r *Result) summarize(net *arch.Net, rows []float64, width int) {
 		}
 		return col
 	}
-	r.Layers = make([]Summary, len(net.Layers))
-	for j := range net.Layers {
+	r.Layers = make([]Summary, len(layers))
+	for j := range layers {
 		r.Layers[j] = summarizeLogs(column(j))
 	}
 	r.Jacobian = summarizeLogs(column(width - 1))
 	var relus []int
-	for j, l := range net.Layers {
+	for j, l := range layers {
 		if l.HasWeights() && l.ReLU {
 			relus = append(relus, j)
 		}
