@@ -242,7 +242,6 @@ func relDiff(a, b []float64) float64 {
 	return math.Sqrt(d / n)
 }
 
-
 // TestNetworkMatchesReference runs the network sampler against a naive
 // float64 forward pass with the same weights, node by node: every node's x
 // must agree, its J u must agree with central differences of the reference
