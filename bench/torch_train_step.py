@@ -21,7 +21,7 @@ from torch import nn
 
 
 class Residual(nn.Module):
-    """out = x + eta * module(x), as nn.Residual in Go."""
+    """out = x + eta * module(x), as the resconv blocks of the Go benchmarks."""
 
     def __init__(self, module, eta):
         super().__init__()

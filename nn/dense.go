@@ -1,24 +1,18 @@
 package nn
 
 import (
-	"fmt"
-
+	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/tensor"
 )
 
-// elemGrain is the least number of elements worth handing to another
-// goroutine in an elementwise pass: below it, the hand-off costs more than
-// the work.
-const elemGrain = 1 << 14
-
-// Dense is a fully connected layer, y = x·Wᵀ + b, with W shaped out×in as in
-// PyTorch's nn.Linear.
-type Dense[T tensor.Float] struct {
+// dense is a fully connected node, y = x·Wᵀ + b, with W shaped out×in as
+// in PyTorch's nn.Linear, rectified if relu is set.
+type dense[T tensor.Float] struct {
 	in, out int
-	// W is the weight (out×in), B the bias (out).
-	W, B *Param[T]
+	relu    bool
+	threads int
+	w, b    *Param[T]
 
-	relu  bool // the last Forward applied a fused ReLU
 	x     []T
 	batch int
 	y, dx []T
@@ -26,55 +20,42 @@ type Dense[T tensor.Float] struct {
 	bwd   denseBackward[T]
 }
 
-// NewDense returns a dense layer from in to out features, with zero weights
-// and biases.
-func NewDense[T tensor.Float](in, out int) (*Dense[T], error) {
-	if in < 1 || out < 1 {
-		return nil, fmt.Errorf("dense layer %d->%d: widths must be >= 1", in, out)
+func newDense[T tensor.Float](n *arch.Node, relu bool, threads int) *dense[T] {
+	in, out := n.In.Size(), n.Out.C
+	return &dense[T]{
+		in: in, out: out, relu: relu, threads: threads,
+		w: newParam[T](n, Weight, out, in),
+		b: newParam[T](n, Bias, out),
 	}
-	return &Dense[T]{
-		in: in, out: out,
-		W: newParam[T](Weight, in, out, out, in),
-		B: newParam[T](Bias, in, out, out),
-	}, nil
 }
 
-// InShape is the input vector's shape.
-func (d *Dense[T]) InShape() Shape { return Vec(d.in) }
+func (d *dense[T]) params() []*Param[T] { return []*Param[T]{d.w, d.b} }
 
-// OutShape is the output vector's shape.
-func (d *Dense[T]) OutShape() Shape { return Vec(d.out) }
+func (d *dense[T]) overwrites() bool { return d.relu }
 
-// Params returns the weight and the bias.
-func (d *Dense[T]) Params() []*Param[T] { return []*Param[T]{d.W, d.B} }
-
-// Forward computes y = x·Wᵀ + b.
-func (d *Dense[T]) Forward(x []T, batch int) []T { return d.forward(x, batch, false) }
-
-// forwardReLU computes y = max(0, x·Wᵀ + b) for NewSequential's fusion.
-func (d *Dense[T]) forwardReLU(x []T, batch int) []T { return d.forward(x, batch, true) }
-
-func (d *Dense[T]) forward(x []T, batch int, relu bool) []T {
-	d.x, d.batch, d.relu = x, batch, relu
+// forward computes y = x·Wᵀ + b, rectified if relu is set.
+func (d *dense[T]) forward(in [][]T, batch int) []T {
+	x := in[0]
+	d.x, d.batch = x, batch
 	d.y = grow(d.y, batch*d.out)
-	tensor.Gemm(false, true, batch, d.out, d.in, 1, x, d.in, d.W.Data, d.in, 0, d.y, d.out)
-	d.fwd = biasReLU[T]{y: d.y, bias: d.B.Data, relu: relu}
-	tensor.Parallel(batch, elemGrain/d.out+1, &d.fwd)
+	tensor.Gemm(d.threads, false, true, batch, d.out, d.in, 1, x, d.in, d.w.Data, d.in, 0, d.y, d.out)
+	d.fwd = biasReLU[T]{y: d.y, bias: d.b.Data, relu: d.relu}
+	tensor.Parallel(d.threads, batch, elemGrain/d.out+1, &d.fwd)
 	return d.y
 }
 
-// Backward accumulates dW += dzᵀ·x and db += Σ dz, where dz is dy masked by
-// the fused ReLU if any, and returns dx = dz·W.
-func (d *Dense[T]) Backward(dy []T, needInput bool) []T {
-	d.bwd = denseBackward[T]{dy: dy, y: d.y, db: d.B.Grad, rows: d.batch, relu: d.relu, overwrite: d.B.gradBeta() == 0}
-	tensor.Parallel(d.out, elemGrain/d.batch+1, &d.bwd)
-	tensor.Gemm(true, false, d.out, d.in, d.batch, 1, dy, d.out, d.x, d.in, d.W.gradBeta(), d.W.Grad, d.in)
-	if !needInput {
-		return nil
+// backward accumulates dW += dzᵀ·x and db += Σ dz, where dz is dy masked
+// in place by the ReLU if any, and sets dx = dz·W.
+func (d *dense[T]) backward(dy []T, dx [][]T) {
+	d.bwd = denseBackward[T]{dy: dy, y: d.y, db: d.b.Grad, rows: d.batch, relu: d.relu, overwrite: d.b.gradBeta() == 0}
+	tensor.Parallel(d.threads, d.out, elemGrain/d.batch+1, &d.bwd)
+	tensor.Gemm(d.threads, true, false, d.out, d.in, d.batch, 1, dy, d.out, d.x, d.in, d.w.gradBeta(), d.w.Grad, d.in)
+	if dx == nil {
+		return
 	}
 	d.dx = grow(d.dx, d.batch*d.in)
-	tensor.Gemm(false, false, d.batch, d.in, d.out, 1, dy, d.out, d.W.Data, d.in, 0, d.dx, d.in)
-	return d.dx
+	tensor.Gemm(d.threads, false, false, d.batch, d.in, d.out, 1, dy, d.out, d.w.Data, d.in, 0, d.dx, d.in)
+	dx[0] = d.dx
 }
 
 // biasReLU adds bias to every row of y and, if relu is set, rectifies.

@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/initscope/initscope/tensor"
+	"github.com/initscope/initscope/arch"
 )
 
 // The gradient checks run every layer in float64 against central finite
@@ -34,25 +34,23 @@ func dot(r, y []float64) float64 {
 	return s
 }
 
-// checkGradients draws random inputs and parameters for l and compares its
+// checkGradients draws random inputs and parameters for m and compares its
 // Backward with finite differences, for every input value and parameter.
-func checkGradients(t *testing.T, l Layer[float64], batch int, seed uint64) {
+func checkGradients(t *testing.T, m *Model[float64], batch int, seed uint64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
-	x := make([]float64, batch*l.InShape().Size())
+	x := make([]float64, batch*m.Graph().Input().Size())
 	randFill(rng, x, 1)
-	for _, p := range l.Params() {
+	for _, p := range m.Params() {
 		randFill(rng, p.Data, 1/math.Sqrt(float64(p.FanIn)))
 	}
-	r := make([]float64, batch*l.OutShape().Size())
+	r := make([]float64, batch*m.Graph().Output().Size())
 	randFill(rng, r, 1)
 
-	loss := func() float64 { return dot(r, l.Forward(x, batch)) }
+	loss := func() float64 { return dot(r, m.Forward(x, batch)) }
 	loss()
-	for _, p := range l.Params() {
-		p.ZeroGrad()
-	}
-	dx := append([]float64(nil), l.Backward(append([]float64(nil), r...), true)...)
+	m.ZeroGrad()
+	dx := append([]float64(nil), m.Backward(append([]float64(nil), r...), true)...)
 
 	compare := func(what string, values, analytic []float64) {
 		t.Helper()
@@ -70,99 +68,90 @@ func checkGradients(t *testing.T, l Layer[float64], batch int, seed uint64) {
 		}
 	}
 	compare("input", x, dx)
-	for _, p := range l.Params() {
+	for _, p := range m.Params() {
 		compare(p.Name, p.Data, append([]float64(nil), p.Grad...))
 	}
 }
 
-func mustLayer[L any](l L, err error) L {
-	if err != nil {
-		panic(err)
-	}
-	return l
-}
-
-func seq(layers ...Layer[float64]) *Sequential[float64] {
-	return mustLayer(NewSequential(layers...))
+// build returns the float64 model, on 2 threads, of the graph that add
+// builds after an input of shape in.
+func build(in arch.Shape, add func(b *arch.Builder) (int, error)) *Model[float64] {
+	b := must(arch.NewBuilder(in))
+	must(add(b))
+	return must(NewModel[float64](must(b.Graph()), 2))
 }
 
 func TestGradientsDense(t *testing.T) {
-	checkGradients(t, mustLayer(NewDense[float64](5, 4)), 3, 1)
+	checkGradients(t, model[float64]("fc:5-4"), 3, 1)
 }
 
 // convCases cover both unfolding paths (whole-plane runs when stride 1
 // keeps the width, row by row otherwise) and both input-gradient paths
-// (transposed convolution at stride 1, col2im otherwise).
+// (transposed convolution at stride 1, arch.Fold otherwise).
 var convCases = []struct {
-	in                  Shape
+	in                  arch.Shape
 	out, k, stride, pad int
 }{
-	{Shape{2, 6, 5}, 3, 3, 1, 0},
-	{Shape{2, 6, 5}, 3, 3, 1, 1},
-	{Shape{2, 7, 6}, 3, 3, 2, 0},
-	{Shape{2, 7, 6}, 3, 3, 2, 1},
-	{Shape{1, 5, 5}, 2, 1, 1, 0},
-	{Shape{3, 4, 4}, 2, 2, 2, 1},
-	{Shape{2, 6, 7}, 2, 5, 1, 2},
-	{Shape{1, 3, 3}, 2, 5, 1, 1}, // kernel larger than the image
-	{Shape{2, 3, 4}, 2, 1, 1, 1}, // padding beyond the kernel: col2im at stride 1
+	{arch.Image(2, 6, 5), 3, 3, 1, 0},
+	{arch.Image(2, 6, 5), 3, 3, 1, 1},
+	{arch.Image(2, 7, 6), 3, 3, 2, 0},
+	{arch.Image(2, 7, 6), 3, 3, 2, 1},
+	{arch.Image(1, 5, 5), 2, 1, 1, 0},
+	{arch.Image(3, 4, 4), 2, 2, 2, 1},
+	{arch.Image(2, 6, 7), 2, 5, 1, 2},
+	{arch.Image(1, 3, 3), 2, 5, 1, 1}, // kernel larger than the image
+	{arch.Image(4, 5, 5), 3, 1, 2, 0}, // a projection shortcut's 1x1 stride-2 conv
 }
 
-// convLayers returns the convolution of each case twice: as constructed,
-// and cut into one-sample chunks, so that several goroutines share the
-// batch (see useThreads).
-func convLayers() (layers []*Conv2d[float64], names []string) {
+// convModels returns a model of each case's convolution twice: as
+// constructed, and cut into one-sample chunks, so that several goroutines
+// share the batch.
+func convModels() (models []*Model[float64], names []string) {
 	for _, c := range convCases {
 		for _, chunk := range []int{0, 1} {
-			conv := mustLayer(NewConv2d[float64](c.in, c.out, c.k, c.stride, c.pad))
+			m := build(c.in, func(b *arch.Builder) (int, error) { return b.Conv("conv", 0, c.out, c.k, c.stride, c.pad) })
+			conv := m.steps[0].op.(*conv[float64])
 			if chunk > 0 {
 				conv.chunk = chunk
 			}
-			layers = append(layers, conv)
+			models = append(models, m)
 			names = append(names, fmt.Sprintf("%v/k%d/s%d/p%d/chunk%d", c.in, c.k, c.stride, c.pad, conv.chunk))
 		}
 	}
-	return layers, names
-}
-
-// useThreads sets tensor's thread count until the test ends.
-func useThreads(t *testing.T, n int) {
-	old := tensor.Threads()
-	tensor.SetThreads(n)
-	t.Cleanup(func() { tensor.SetThreads(old) })
+	return models, names
 }
 
 func TestGradientsConv(t *testing.T) {
-	useThreads(t, 2)
-	layers, names := convLayers()
-	for i, conv := range layers {
-		t.Run(names[i], func(t *testing.T) { checkGradients(t, conv, 3, 2) })
+	models, names := convModels()
+	for i, m := range models {
+		t.Run(names[i], func(t *testing.T) { checkGradients(t, m, 3, 2) })
 	}
 }
 
-// directConv is the textbook convolution, the reference for Conv2d's
-// forward pass (the gradient checks only prove Backward consistent with
-// Forward).
-func directConv(c *Conv2d[float64], x []float64, batch int) []float64 {
-	g := c.geom
-	y := make([]float64, batch*g.out.Size())
+// directConv is the textbook convolution, the reference for the conv op's
+// forward pass (the gradient checks only prove backward consistent with
+// forward).
+func directConv(c *conv[float64], x []float64, batch int) []float64 {
+	w := c.win
+	in, out, k := w.In, w.Out, w.Kernel
+	y := make([]float64, batch*out.Size())
 	for b := range batch {
-		for co := range g.out.C {
-			for oh := range g.out.H {
-				for ow := range g.out.W {
-					sum := c.B.Data[co]
-					for ci := range g.in.C {
-						for ki := range g.k {
-							for kj := range g.k {
-								ih, iw := oh*g.stride-g.pad+ki, ow*g.stride-g.pad+kj
-								if ih < 0 || ih >= g.in.H || iw < 0 || iw >= g.in.W {
+		for co := range out.C {
+			for oh := range out.H {
+				for ow := range out.W {
+					sum := c.b.Data[co]
+					for ci := range in.C {
+						for ki := range k {
+							for kj := range k {
+								ih, iw := oh*w.Stride-w.Pad+ki, ow*w.Stride-w.Pad+kj
+								if ih < 0 || ih >= in.H || iw < 0 || iw >= in.W {
 									continue
 								}
-								sum += c.W.Data[((co*g.in.C+ci)*g.k+ki)*g.k+kj] * x[((b*g.in.C+ci)*g.in.H+ih)*g.in.W+iw]
+								sum += c.w.Data[((co*in.C+ci)*k+ki)*k+kj] * x[((b*in.C+ci)*in.H+ih)*in.W+iw]
 							}
 						}
 					}
-					y[((b*g.out.C+co)*g.out.H+oh)*g.out.W+ow] = sum
+					y[((b*out.C+co)*out.H+oh)*out.W+ow] = sum
 				}
 			}
 		}
@@ -171,73 +160,73 @@ func directConv(c *Conv2d[float64], x []float64, batch int) []float64 {
 }
 
 func TestConvForwardMatchesDirect(t *testing.T) {
-	useThreads(t, 2)
 	rng := rand.New(rand.NewPCG(4, 4))
-	layers, names := convLayers()
-	for l, conv := range layers {
+	models, names := convModels()
+	for i, m := range models {
 		const batch = 3
-		x := make([]float64, batch*conv.geom.in.Size())
+		conv := m.steps[0].op.(*conv[float64])
+		x := make([]float64, batch*conv.win.In.Size())
 		randFill(rng, x, 1)
-		randFill(rng, conv.W.Data, 1)
-		randFill(rng, conv.B.Data, 1)
-		got, want := conv.Forward(x, batch), directConv(conv, x, batch)
-		for i := range want {
-			if math.Abs(got[i]-want[i]) > 1e-12 {
-				t.Fatalf("%s: y[%d] = %v, direct convolution %v", names[l], i, got[i], want[i])
+		randFill(rng, conv.w.Data, 1)
+		randFill(rng, conv.b.Data, 1)
+		got, want := m.Forward(x, batch), directConv(conv, x, batch)
+		for j := range want {
+			if math.Abs(got[j]-want[j]) > 1e-12 {
+				t.Fatalf("%s: y[%d] = %v, direct convolution %v", names[i], j, got[j], want[j])
 			}
 		}
 	}
 }
 
 func TestGradientsReLU(t *testing.T) {
-	checkGradients(t, NewReLU[float64](Shape{2, 3, 3}), 2, 3)
+	checkGradients(t, build(arch.Image(2, 3, 3), func(b *arch.Builder) (int, error) { return b.ReLU("relu", 0) }), 2, 3)
 }
 
 func TestGradientsPooling(t *testing.T) {
-	in := Shape{2, 6, 5}
-	for name, l := range map[string]Layer[float64]{
-		"max 2/2":     mustLayer(NewMaxPool2d[float64](in, 2, 2)),
-		"max 3/1":     mustLayer(NewMaxPool2d[float64](in, 3, 1)),
-		"average 2/2": mustLayer(NewAvgPool2d[float64](in, 2, 2)),
-		"average 3/2": mustLayer(NewAvgPool2d[float64](in, 3, 2)),
-		"global":      mustLayer(NewGlobalAvgPool[float64](in)),
-		"flatten":     NewFlatten[float64](in),
+	for _, spec := range []string{
+		"net:2x6x5,maxpool2", "net:2x6x5,maxpool3s1", "net:2x6x5,avgpool2", "net:2x6x5,avgpool3s2",
+		"net:2x6x5,gap", "net:2x6x5,flatten",
 	} {
-		t.Run(name, func(t *testing.T) { checkGradients(t, l, 3, 4) })
+		t.Run(spec, func(t *testing.T) { checkGradients(t, model[float64](spec), 3, 4) })
 	}
 }
 
-func TestGradientsSequentialFused(t *testing.T) {
-	// Dense+ReLU and Conv2d+ReLU pairs run fused inside a Sequential.
-	checkGradients(t, seq(
-		mustLayer(NewDense[float64](6, 8)), NewReLU[float64](Vec(8)),
-		mustLayer(NewDense[float64](8, 3)),
-	), 4, 5)
-	in := Shape{2, 5, 5}
-	conv := mustLayer(NewConv2d[float64](in, 3, 3, 1, 1))
-	checkGradients(t, seq(
-		conv, NewReLU[float64](conv.OutShape()),
-		mustLayer(NewMaxPool2d[float64](conv.OutShape(), 2, 1)),
-		NewFlatten[float64](Shape{3, 4, 4}),
-		mustLayer(NewDense[float64](48, 2)),
-	), 2, 6)
+// TestGradientsGraphs checks whole graphs: dense and conv nodes fused with
+// their ReLUs, residual blocks of every kind (identity and projection
+// shortcuts, ReLU after the join or not, linear or rectified module ends,
+// any eta), and a ResNet v1 stage.
+func TestGradientsGraphs(t *testing.T) {
+	for _, spec := range []string{
+		"net:6,dense8,dense3",
+		"net:2x5x5,conv3k3,maxpool2s1,flatten,dense2",
+		"net:5,resdense5:end=linear",
+		"net:5,resdense5:eta=0.3",
+		"net:5,resdense7:shortcut=proj:post=relu,resdense7x2:eta=0.5:end=linear:post=relu",
+		"net:2x4x4,resconv2k3:eta=0.3",
+		"net:2x4x4,resconv2k3:end=linear:post=relu",
+		"net:2x6x6,resconv3k3s2:shortcut=proj:post=relu,resconv3k3:eta=0.5:post=relu",
+		"net:3x8x8,conv4k3,resconv8k3s2:shortcut=proj:post=relu,resconv8k3x2:post=relu,gap,dense3",
+	} {
+		t.Run(spec, func(t *testing.T) { checkGradients(t, model[float64](spec), 2, 5) })
+	}
 }
 
-func TestGradientsResidual(t *testing.T) {
-	for _, eta := range []float64{1, 0.3} {
-		t.Run(fmt.Sprintf("dense/eta=%g", eta), func(t *testing.T) {
-			module := seq(mustLayer(NewDense[float64](5, 5)), NewReLU[float64](Vec(5)), mustLayer(NewDense[float64](5, 5)))
-			checkGradients(t, mustLayer(NewResidual[float64](module, eta)), 3, 7)
-		})
-		t.Run(fmt.Sprintf("conv/eta=%g", eta), func(t *testing.T) {
-			in := Shape{2, 4, 4}
-			module := seq(
-				mustLayer(NewConv2d[float64](in, 2, 3, 1, 1)), NewReLU[float64](in),
-				mustLayer(NewConv2d[float64](in, 2, 3, 1, 1)), NewReLU[float64](in),
-			)
-			checkGradients(t, mustLayer(NewResidual[float64](module, eta)), 2, 8)
-		})
-	}
+// TestGradientsSharedGradient checks joins with no scale node, where an
+// add hands one gradient buffer to both of its inputs: a branch that ends
+// in a conv fused with its ReLU, which masks its gradient in place, must
+// not mask the skip path's; and a node whose gradient is such a shared
+// buffer must not add to it while another node still reads it (stem, read
+// by both joins and two convolutions).
+func TestGradientsSharedGradient(t *testing.T) {
+	m := build(arch.Image(2, 5, 5), func(b *arch.Builder) (int, error) {
+		stem := must(b.Conv("stem", 0, 2, 3, 1, 1))
+		branch := must(b.ReLU("branch.relu", must(b.Conv("branch", stem, 2, 3, 1, 1))))
+		side := must(b.Conv("side", stem, 2, 1, 1, 0))
+		join := must(b.Add("join", stem, branch))
+		flat := must(b.Flatten("flatten", must(b.Add("join2", join, side))))
+		return b.Dense("head", flat, 3)
+	})
+	checkGradients(t, m, 2, 6)
 }
 
 func TestGradientsSoftmaxCrossEntropy(t *testing.T) {
@@ -266,30 +255,29 @@ func TestGradientsSoftmaxCrossEntropy(t *testing.T) {
 // ZeroGrad a second Backward adds to the gradients; after it, it replaces
 // them.
 func TestGradientsAccumulate(t *testing.T) {
-	in := Shape{1, 4, 4}
-	net := seq(mustLayer(NewConv2d[float64](in, 2, 3, 1, 1)), NewFlatten[float64](Shape{2, 4, 4}), mustLayer(NewDense[float64](32, 3)))
+	m := model[float64]("net:1x4x4,conv2k3:linear,flatten,dense3")
 	rng := rand.New(rand.NewPCG(1, 1))
-	for _, p := range net.Params() {
+	for _, p := range m.Params() {
 		randFill(rng, p.Data, 0.3)
 	}
 	x := make([]float64, 2*16)
 	randFill(rng, x, 1)
 	dy := []float64{1, -2, 0.5, 0.25, 1, -1}
 	backward := func() [][]float64 {
-		net.Forward(x, 2)
-		net.Backward(append([]float64(nil), dy...), false)
+		m.Forward(x, 2)
+		m.Backward(append([]float64(nil), dy...), false)
 		var gs [][]float64
-		for _, p := range net.Params() {
+		for _, p := range m.Params() {
 			gs = append(gs, append([]float64(nil), p.Grad...))
 		}
 		return gs
 	}
-	net.ZeroGrad()
+	m.ZeroGrad()
 	once := backward()
 	twice := backward()
-	net.ZeroGrad()
+	m.ZeroGrad()
 	again := backward()
-	for i, p := range net.Params() {
+	for i, p := range m.Params() {
 		for j := range once[i] {
 			if math.Abs(twice[i][j]-2*once[i][j]) > 1e-12 || again[i][j] != once[i][j] {
 				t.Fatalf("%s[%d]: once %g, twice %g, after ZeroGrad %g", p.Name, j, once[i][j], twice[i][j], again[i][j])
@@ -306,30 +294,36 @@ func TestForwardByHand(t *testing.T) {
 	for i := range img {
 		img[i] = float64(i)
 	}
-	in := Shape{1, 4, 4}
-	dense := mustLayer(NewDense[float64](2, 3))
-	copy(dense.W.Data, []float64{1, 2, 3, 4, 5, 6})
-	copy(dense.B.Data, []float64{0.5, 0, -1})
-	module := seq(mustLayer(NewDense[float64](2, 2)))
-	copy(module.Params()[0].Data, []float64{1, 0, 0, -1})
-	residual := mustLayer(NewResidual[float64](module, 0.5))
+	dense := model[float64]("fc:2-3")
+	copy(param(dense, "1.weight").Data, []float64{1, 2, 3, 4, 5, 6})
+	copy(param(dense, "1.bias").Data, []float64{0.5, 0, -1})
+	// x + 0.5·W2·relu(W1·x) with W1 = I, W2 = diag(1, -1).
+	residual := model[float64]("net:2,resdense2:eta=0.5:end=linear")
+	copy(param(residual, "1.branch.1.weight").Data, []float64{1, 0, 0, 1})
+	copy(param(residual, "1.branch.2.weight").Data, []float64{1, 0, 0, -1})
+	// relu(S·x + 0.5·W2·relu(W1·x)) with S = [0 -1; 1 0], W1 = W2 = I.
+	v1 := model[float64]("net:2,resdense2:eta=0.5:end=linear:shortcut=proj:post=relu")
+	copy(param(v1, "1.branch.1.weight").Data, []float64{1, 0, 0, 1})
+	copy(param(v1, "1.branch.2.weight").Data, []float64{1, 0, 0, 1})
+	copy(param(v1, "1.shortcut.weight").Data, []float64{0, -1, 1, 0})
 	for _, c := range []struct {
 		name string
-		l    Layer[float64]
+		m    *Model[float64]
 		x    []float64
 		want []float64
 	}{
-		{"max 2/2", mustLayer(NewMaxPool2d[float64](in, 2, 2)), img, []float64{5, 7, 13, 15}},
-		{"max 3/1", mustLayer(NewMaxPool2d[float64](in, 3, 1)), img, []float64{10, 11, 14, 15}},
-		{"average 2/2", mustLayer(NewAvgPool2d[float64](in, 2, 2)), img, []float64{2.5, 4.5, 10.5, 12.5}},
-		{"global average", mustLayer(NewGlobalAvgPool[float64](in)), img, []float64{7.5}},
+		{"max 2/2", model[float64]("net:1x4x4,maxpool2"), img, []float64{5, 7, 13, 15}},
+		{"max 3/1", model[float64]("net:1x4x4,maxpool3s1"), img, []float64{10, 11, 14, 15}},
+		{"average 2/2", model[float64]("net:1x4x4,avgpool2"), img, []float64{2.5, 4.5, 10.5, 12.5}},
+		{"global average", model[float64]("net:1x4x4,gap"), img, []float64{7.5}},
 		// [1 -1]·Wᵀ + b with W = [1 2; 3 4; 5 6].
 		{"dense", dense, []float64{1, -1}, []float64{-0.5, -1, -2}},
-		// x + 0.5·diag(1, -1)·x.
 		{"residual", residual, []float64{2, 4}, []float64{3, 2}},
-		{"relu", NewReLU[float64](Vec(3)), []float64{-1, 0, 2}, []float64{0, 0, 2}},
+		// relu([-4 2] + 0.5·[2 4]) = relu([-3 4]).
+		{"resnet v1", v1, []float64{2, 4}, []float64{0, 4}},
+		{"relu", build(arch.Flat(3), func(b *arch.Builder) (int, error) { return b.ReLU("relu", 0) }), []float64{-1, 0, 2}, []float64{0, 0, 2}},
 	} {
-		got := c.l.Forward(c.x, 1)
+		got := c.m.Forward(c.x, 1)
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}

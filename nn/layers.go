@@ -1,49 +1,42 @@
 package nn
 
 import (
-	"fmt"
-
 	"github.com/initscope/initscope/tensor"
 )
 
-// ReLU is the rectifier max(0, x), elementwise. [NewSequential] fuses a
-// ReLU into a Dense or Conv2d layer right before it.
-type ReLU[T tensor.Float] struct {
-	shape Shape
-	y     []T
-	fwd   reluForward[T]
-	bwd   reluBackward[T]
+// The ops without parameters that move no windows: the rectifier (when no
+// weighted node absorbs it), the residual scale and join, and flattening.
+
+// rectifier is a ReLU node, max(0, x) elementwise.
+type rectifier[T tensor.Float] struct {
+	threads int
+	y       []T
+	fwd     reluForward[T]
+	bwd     reluBackward[T]
 }
 
-// NewReLU returns a rectifier for samples of the given shape.
-func NewReLU[T tensor.Float](shape Shape) *ReLU[T] { return &ReLU[T]{shape: shape} }
+func (r *rectifier[T]) params() []*Param[T] { return nil }
 
-// InShape is the sample shape.
-func (r *ReLU[T]) InShape() Shape { return r.shape }
+func (r *rectifier[T]) overwrites() bool { return true }
 
-// OutShape is the sample shape.
-func (r *ReLU[T]) OutShape() Shape { return r.shape }
-
-// Params returns nil: a ReLU has no parameters.
-func (r *ReLU[T]) Params() []*Param[T] { return nil }
-
-// Forward returns max(0, x).
-func (r *ReLU[T]) Forward(x []T, batch int) []T {
+// forward returns max(0, x).
+func (r *rectifier[T]) forward(in [][]T, batch int) []T {
+	x := in[0]
 	r.y = grow(r.y, len(x))
 	r.fwd = reluForward[T]{x: x, y: r.y}
-	tensor.Parallel(len(x), elemGrain, &r.fwd)
+	tensor.Parallel(r.threads, len(x), elemGrain, &r.fwd)
 	return r.y
 }
 
-// Backward zeroes dy where the input was not positive, in place, and
-// returns it.
-func (r *ReLU[T]) Backward(dy []T, needInput bool) []T {
-	if !needInput {
-		return nil
+// backward zeroes dy where the input was not positive, in place, and hands
+// it back.
+func (r *rectifier[T]) backward(dy []T, dx [][]T) {
+	if dx == nil {
+		return
 	}
 	r.bwd = reluBackward[T]{dy: dy, y: r.y}
-	tensor.Parallel(len(dy), elemGrain, &r.bwd)
-	return dy
+	tensor.Parallel(r.threads, len(dy), elemGrain, &r.bwd)
+	dx[0] = dy
 }
 
 type reluForward[T tensor.Float] struct{ x, y []T }
@@ -54,103 +47,78 @@ type reluBackward[T tensor.Float] struct{ dy, y []T }
 
 func (t *reluBackward[T]) Range(lo, hi int) { maskReLU(t.dy[lo:hi], t.y[lo:hi]) }
 
-// Flatten turns an image into a vector of its C·H·W values, in NCHW order
-// (PyTorch's nn.Flatten). It moves no data.
-type Flatten[T tensor.Float] struct{ in Shape }
+// scale is a scale node, eta·x: the factor of a residual branch.
+type scale[T tensor.Float] struct {
+	eta     T
+	threads int
+	y, dx   []T
+	task    axpyTask[T]
+}
 
-// NewFlatten returns a flattening layer for samples of shape in.
-func NewFlatten[T tensor.Float](in Shape) *Flatten[T] { return &Flatten[T]{in: in} }
+func (s *scale[T]) params() []*Param[T] { return nil }
 
-// InShape is the image shape.
-func (f *Flatten[T]) InShape() Shape { return f.in }
+func (s *scale[T]) overwrites() bool { return false }
 
-// OutShape is the vector shape.
-func (f *Flatten[T]) OutShape() Shape { return Vec(f.in.Size()) }
+// forward returns eta·x.
+func (s *scale[T]) forward(in [][]T, batch int) []T {
+	s.y = grow(s.y, len(in[0]))
+	s.task = axpyTask[T]{dst: s.y, a: s.eta, y: in[0]}
+	tensor.Parallel(s.threads, len(s.y), elemGrain, &s.task)
+	return s.y
+}
 
-// Params returns nil: flattening has no parameters.
-func (f *Flatten[T]) Params() []*Param[T] { return nil }
-
-// Forward returns x itself.
-func (f *Flatten[T]) Forward(x []T, batch int) []T { return x }
-
-// Backward returns dy itself.
-func (f *Flatten[T]) Backward(dy []T, needInput bool) []T {
-	if !needInput {
-		return nil
+// backward sets dx = eta·dy, in a buffer of its own: an add hands the
+// same gradient to the skip path.
+func (s *scale[T]) backward(dy []T, dx [][]T) {
+	if dx == nil {
+		return
 	}
-	return dy
+	s.dx = grow(s.dx, len(dy))
+	s.task = axpyTask[T]{dst: s.dx, a: s.eta, y: dy}
+	tensor.Parallel(s.threads, len(dy), elemGrain, &s.task)
+	dx[0] = s.dx
 }
 
-// Residual is a residual block, out = x + Eta·module(x), the scaled
-// residual connection of Hanin & Rolnick's analysis. The module maps its
-// input shape to itself; typically two dense or convolutional layers with a
-// ReLU between them.
-type Residual[T tensor.Float] struct {
-	// Eta scales the residual branch.
-	Eta    float64
-	module Layer[T]
-	params []*Param[T]
-	y, g   []T
-	task   axpyTask[T]
+// add is an add node, the sum of its two inputs: a residual join.
+type add[T tensor.Float] struct {
+	threads int
+	y       []T
+	task    axpyTask[T]
 }
 
-// NewResidual wraps module, which must map its input shape to itself, in a
-// residual connection scaled by eta. It renames the module's parameters
-// "module.NAME".
-func NewResidual[T tensor.Float](module Layer[T], eta float64) (*Residual[T], error) {
-	if module.InShape() != module.OutShape() {
-		return nil, fmt.Errorf("residual block: module maps %v to %v; it must keep the shape", module.InShape(), module.OutShape())
+func (a *add[T]) params() []*Param[T] { return nil }
+
+func (a *add[T]) overwrites() bool { return false }
+
+// forward returns x + y.
+func (a *add[T]) forward(in [][]T, batch int) []T {
+	a.y = grow(a.y, len(in[0]))
+	a.task = axpyTask[T]{dst: a.y, x: in[0], a: 1, y: in[1]}
+	tensor.Parallel(a.threads, len(a.y), elemGrain, &a.task)
+	return a.y
+}
+
+// backward hands dy to both inputs.
+func (a *add[T]) backward(dy []T, dx [][]T) {
+	if dx != nil {
+		dx[0], dx[1] = dy, dy
 	}
-	params := module.Params()
-	for _, p := range params {
-		p.Name = "module." + p.Name
+}
+
+// flatten is a flatten node: C×H×W to a vector of its C·H·W values, in
+// NCHW order (PyTorch's nn.Flatten). It moves no data.
+type flatten[T tensor.Float] struct{}
+
+func (flatten[T]) params() []*Param[T] { return nil }
+
+func (flatten[T]) overwrites() bool { return false }
+
+// forward returns x itself.
+func (flatten[T]) forward(in [][]T, batch int) []T { return in[0] }
+
+// backward hands dy back.
+func (flatten[T]) backward(dy []T, dx [][]T) {
+	if dx != nil {
+		dx[0] = dy
 	}
-	return &Residual[T]{Eta: eta, module: module, params: params}, nil
-}
-
-// InShape is the sample shape.
-func (r *Residual[T]) InShape() Shape { return r.module.InShape() }
-
-// OutShape is the sample shape.
-func (r *Residual[T]) OutShape() Shape { return r.module.OutShape() }
-
-// Params returns the module's parameters.
-func (r *Residual[T]) Params() []*Param[T] { return r.params }
-
-// Forward returns x + Eta·module(x).
-func (r *Residual[T]) Forward(x []T, batch int) []T {
-	m := r.module.Forward(x, batch)
-	r.y = grow(r.y, len(x))
-	r.task = axpyTask[T]{dst: r.y, x: x, a: T(r.Eta), y: m}
-	tensor.Parallel(len(x), elemGrain, &r.task)
-	return r.y
-}
-
-// Backward back-propagates Eta·dy through the module and returns
-// dy + (its input gradient).
-func (r *Residual[T]) Backward(dy []T, needInput bool) []T {
-	r.g = grow(r.g, len(dy))
-	r.task = axpyTask[T]{dst: r.g, a: T(r.Eta), y: dy}
-	tensor.Parallel(len(dy), elemGrain, &r.task)
-	dm := r.module.Backward(r.g, needInput)
-	if !needInput {
-		return nil
-	}
-	r.task = axpyTask[T]{dst: dy, x: dy, a: 1, y: dm}
-	tensor.Parallel(len(dy), elemGrain, &r.task)
-	return dy
-}
-
-// axpyTask computes dst = x + a·y elementwise, or dst = a·y if x is nil.
-type axpyTask[T tensor.Float] struct {
-	dst, x, y []T
-	a         T
-}
-
-func (t *axpyTask[T]) Range(lo, hi int) {
-	var x []T
-	if t.x != nil {
-		x = t.x[lo:hi]
-	}
-	axpy(t.dst[lo:hi], x, t.y[lo:hi], t.a)
 }

@@ -1,70 +1,29 @@
-// Package nn is a small neural-network library: layers with forward and
-// backward passes over mini-batches, a softmax cross-entropy loss, and the
-// SGD and Adam optimizers, enough to train the fully connected,
-// convolutional and residual ReLU networks that initscope studies.
+// Package nn is the batched executor of initscope's network graphs: a
+// [Model] runs an [arch.Graph] over mini-batches, forward and backward, with
+// a softmax cross-entropy loss and the SGD and Adam optimizers, enough to
+// train the fully connected, convolutional and residual ReLU networks that
+// initscope studies.
 //
 // Everything is generic over the element type: float32 for training, and
 // float64 so that tests can check every backward pass against finite
 // differences with the very code that trains. Tensors are flat slices,
 // sample-major, images in NCHW order (sample, channel, row, column). Matrix
-// products go through [tensor.Gemm].
+// products go through [tensor.Gemm]; the layer geometry (output shapes,
+// im2col windows, pooling windows) is arch's, shared with the Monte Carlo
+// sampler.
 //
-// A [Layer] owns the buffers it returns and reuses them from one step to
-// the next, so a training loop allocates nothing once the first step has
-// sized them. Layers do not initialize their weights: [Param] describes each
-// weight tensor and bias (role, fan-in, fan-out, owning layer) so that an
-// initialization package can fill them.
+// A model owns the buffers it returns and reuses them from one step to the
+// next, so a training loop allocates nothing once the first step has sized
+// them. A model does not initialize its weights: [Param] describes each
+// weight tensor and bias (role, fan-in, fan-out, owning node) so that an
+// initialization package can fill them. The number of goroutines a model
+// or an optimizer uses is its own: there is no process-wide setting.
 package nn
 
 import (
-	"fmt"
-
+	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/tensor"
 )
-
-// Shape is the shape of one sample: C channels of H×W pixels. A vector of n
-// features has shape {n, 1, 1}, see [Vec].
-type Shape struct {
-	C, H, W int
-}
-
-// Vec is the shape of a vector of n features.
-func Vec(n int) Shape { return Shape{C: n, H: 1, W: 1} }
-
-// Size is the number of values in one sample.
-func (s Shape) Size() int { return s.C * s.H * s.W }
-
-// String writes a vector shape as its length and an image shape as C×H×W.
-func (s Shape) String() string {
-	if s.H == 1 && s.W == 1 {
-		return fmt.Sprint(s.C)
-	}
-	return fmt.Sprintf("%d×%d×%d", s.C, s.H, s.W)
-}
-
-// valid reports whether every dimension is at least 1.
-func (s Shape) valid() bool { return s.C >= 1 && s.H >= 1 && s.W >= 1 }
-
-// Layer is one differentiable stage of a network.
-type Layer[T tensor.Float] interface {
-	// InShape is the shape of one input sample.
-	InShape() Shape
-	// OutShape is the shape of one output sample.
-	OutShape() Shape
-	// Forward computes the outputs for batch samples x, laid out one after
-	// the other (len(x) == batch*InShape().Size()). The result is a buffer
-	// the layer owns, valid until its next Forward. The layer may keep x for
-	// Backward, so x must not change until Backward has returned.
-	Forward(x []T, batch int) []T
-	// Backward takes the gradient of the loss with respect to the outputs
-	// of the last Forward, adds the gradients of the parameters to their
-	// Grad (see [Param.ZeroGrad]) and, if needInput is set, returns the
-	// gradient with respect to the inputs (otherwise nil). It may overwrite
-	// dy, and may return it as the input gradient.
-	Backward(dy []T, needInput bool) []T
-	// Params lists the layer's parameters, nil if it has none.
-	Params() []*Param[T]
-}
 
 // Role says what a parameter is for.
 type Role int
@@ -86,21 +45,21 @@ func (r Role) String() string {
 
 // Param is one trainable tensor and its gradient.
 type Param[T tensor.Float] struct {
-	// Name is the parameter's path in the network, in the style of PyTorch's
-	// state_dict: "0.weight", "3.module.2.bias".
+	// Name is the owning node's name and the role, in the style of
+	// PyTorch's state_dict: "1.weight", "3.branch.2.bias".
 	Name string
 	// Role says whether this is a weight or a bias.
 	Role Role
-	// Layer is the index, in the outermost [Sequential], of the layer that
-	// owns the parameter (for a parameter inside a residual block, the
-	// block's index).
-	Layer int
+	// Node is the ID, in the graph, of the dense or conv node that owns
+	// the parameter.
+	Node int
 	// Shape is the tensor's shape: out×in for a dense weight, like
 	// PyTorch's; Cout×Cin×kh×kw for a convolution kernel; out for a bias.
 	Shape []int
-	// FanIn and FanOut are the fan-in and fan-out of the layer, as PyTorch
-	// computes them: in and out for a dense layer, Cin·kh·kw and Cout·kh·kw
-	// for a convolution. A bias carries its layer's values.
+	// FanIn and FanOut are the fan-in and fan-out of the node, as PyTorch
+	// computes them (arch.Node's FanIn and FanOut): in and out for a dense
+	// node, Cin·k·k and Cout·k·k for a convolution. A bias carries its
+	// node's values.
 	FanIn, FanOut int
 	// Data holds the values, Grad the gradient of the loss; both have the
 	// product of Shape's entries as length.
@@ -111,13 +70,15 @@ type Param[T tensor.Float] struct {
 	stale bool
 }
 
-// newParam allocates a parameter of the given shape.
-func newParam[T tensor.Float](role Role, fanIn, fanOut int, shape ...int) *Param[T] {
-	n := 1
+// newParam allocates the parameter of node n with the given role and
+// shape.
+func newParam[T tensor.Float](n *arch.Node, role Role, shape ...int) *Param[T] {
+	size := 1
 	for _, d := range shape {
-		n *= d
+		size *= d
 	}
-	return &Param[T]{Name: role.String(), Role: role, Shape: shape, FanIn: fanIn, FanOut: fanOut, Data: make([]T, n), Grad: make([]T, n)}
+	return &Param[T]{Name: n.Name + "." + role.String(), Role: role, Node: n.ID, Shape: shape,
+		FanIn: n.FanIn(), FanOut: n.FanOut(), Data: make([]T, size), Grad: make([]T, size)}
 }
 
 // ZeroGrad zeroes the gradient, lazily: the next Backward writes Grad
@@ -146,9 +107,7 @@ func grow[T any](buf []T, n int) []T {
 	return buf[:n]
 }
 
-// reluFuser is a layer that can rectify its own output in the pass that
-// adds its bias, saving a ReLU layer's two passes over memory. Its Backward
-// masks the gradient if the last forward pass was rectified.
-type reluFuser[T tensor.Float] interface {
-	forwardReLU(x []T, batch int) []T
-}
+// elemGrain is the least number of elements worth handing to another
+// goroutine in an elementwise pass: below it, the hand-off costs more than
+// the work.
+const elemGrain = 1 << 14

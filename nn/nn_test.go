@@ -3,9 +3,11 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/tensor"
 )
 
@@ -16,118 +18,141 @@ func TestMain(m *testing.M) {
 	m.Run()
 }
 
+// must returns v, panicking on err: for graphs and models the test
+// itself gets right.
+func must[V any](v V, err error) V {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// model returns the model of a net in arch's grammar, on 2 threads.
+func model[T tensor.Float](spec string) *Model[T] {
+	return must(NewModel[T](must(arch.Parse(spec)), 2))
+}
+
+// param returns the model's parameter of the given name.
+func param[T tensor.Float](m *Model[T], name string) *Param[T] {
+	for _, p := range m.Params() {
+		if p.Name == name {
+			return p
+		}
+	}
+	panic("no parameter " + name)
+}
+
+// TestParamsDescribeTheNetwork checks the parameters' order (node order,
+// weight before bias), names, owning nodes, shapes and fans, for a ResNet
+// v1 stage with a projection shortcut.
 func TestParamsDescribeTheNetwork(t *testing.T) {
-	in := Shape{3, 8, 8}
-	stem := mustLayer(NewConv2d[float32](in, 4, 3, 1, 1))
-	module := mustLayer(NewSequential[float32](
-		mustLayer(NewConv2d[float32](stem.OutShape(), 4, 3, 1, 1)), NewReLU[float32](stem.OutShape()),
-		mustLayer(NewConv2d[float32](stem.OutShape(), 4, 3, 1, 1)),
-	))
-	net := mustLayer(NewSequential[float32](
-		stem, NewReLU[float32](stem.OutShape()),
-		mustLayer(NewResidual[float32](module, 0.5)),
-		mustLayer(NewGlobalAvgPool[float32](stem.OutShape())),
-		mustLayer(NewDense[float32](4, 10)),
-	))
+	m := model[float32]("net:3x8x8,conv4k3,resconv4k3:eta=0.5:end=linear,resconv8k3s2:shortcut=proj:post=relu,gap,dense10")
 	type meta struct {
 		name          string
 		role          Role
-		layer         int
 		shape         []int
 		fanIn, fanOut int
 	}
 	want := []meta{
-		{"0.weight", Weight, 0, []int{4, 3, 3, 3}, 27, 36},
-		{"0.bias", Bias, 0, []int{4}, 27, 36},
-		{"2.module.0.weight", Weight, 2, []int{4, 4, 3, 3}, 36, 36},
-		{"2.module.0.bias", Bias, 2, []int{4}, 36, 36},
-		{"2.module.2.weight", Weight, 2, []int{4, 4, 3, 3}, 36, 36},
-		{"2.module.2.bias", Bias, 2, []int{4}, 36, 36},
-		{"4.weight", Weight, 4, []int{10, 4}, 4, 10},
-		{"4.bias", Bias, 4, []int{10}, 4, 10},
+		{"1.weight", Weight, []int{4, 3, 3, 3}, 27, 36},
+		{"1.bias", Bias, []int{4}, 27, 36},
+		{"2.branch.1.weight", Weight, []int{4, 4, 3, 3}, 36, 36},
+		{"2.branch.1.bias", Bias, []int{4}, 36, 36},
+		{"2.branch.2.weight", Weight, []int{4, 4, 3, 3}, 36, 36},
+		{"2.branch.2.bias", Bias, []int{4}, 36, 36},
+		{"3.branch.1.weight", Weight, []int{8, 4, 3, 3}, 36, 72},
+		{"3.branch.1.bias", Bias, []int{8}, 36, 72},
+		{"3.branch.2.weight", Weight, []int{8, 8, 3, 3}, 72, 72},
+		{"3.branch.2.bias", Bias, []int{8}, 72, 72},
+		{"3.shortcut.weight", Weight, []int{8, 4, 1, 1}, 4, 8},
+		{"3.shortcut.bias", Bias, []int{8}, 4, 8},
+		{"5.weight", Weight, []int{10, 8}, 8, 10},
+		{"5.bias", Bias, []int{10}, 8, 10},
 	}
-	params := net.Params()
+	params := m.Params()
 	if len(params) != len(want) {
 		t.Fatalf("%d parameters, want %d", len(params), len(want))
 	}
+	g := m.Graph()
+	total := 0
 	for i, p := range params {
-		got := meta{p.Name, p.Role, p.Layer, p.Shape, p.FanIn, p.FanOut}
+		got := meta{p.Name, p.Role, p.Shape, p.FanIn, p.FanOut}
 		w := want[i]
 		size := 1
 		for _, d := range w.shape {
 			size *= d
 		}
-		if got.name != w.name || got.role != w.role || got.layer != w.layer || !equalInts(got.shape, w.shape) ||
+		if got.name != w.name || got.role != w.role || !slices.Equal(got.shape, w.shape) ||
 			got.fanIn != w.fanIn || got.fanOut != w.fanOut || len(p.Data) != size || len(p.Grad) != size {
 			t.Errorf("param %d = %+v (%d values), want %+v", i, got, len(p.Data), w)
 		}
+		if n := g.Nodes[p.Node]; !strings.HasPrefix(p.Name, n.Name+".") || !n.HasWeights() {
+			t.Errorf("%s: owned by node %d, %s", p.Name, p.Node, &n)
+		}
+		total += len(p.Data)
 	}
-	if got := net.OutShape(); got != Vec(10) {
-		t.Errorf("OutShape = %v", got)
+	if total != g.Params() {
+		t.Errorf("%d parameter values, the graph counts %d", total, g.Params())
 	}
-	if len(net.Layers()) != 5 {
-		t.Errorf("Layers() has %d layers, want 5", len(net.Layers()))
+	if m.Threads() != 2 {
+		t.Errorf("Threads() = %d, want 2", m.Threads())
 	}
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// TestFusion checks which ReLU nodes run fused with the weighted node
+// before them: those that are its only reader.
+func TestFusion(t *testing.T) {
+	for spec, steps := range map[string]int{
+		// dense+relu, dense+relu, dense.
+		"fc:4-3x2-2": 3,
+		// conv+relu, then a block: conv+relu, conv, shortcut conv, scale,
+		// add, relu; then gap, dense.
+		"net:1x6x6,conv2k3,resconv4k3:shortcut=proj:post=relu:end=linear,gap,dense2": 9,
+	} {
+		if got := len(model[float32](spec).steps); got != steps {
+			t.Errorf("%s: %d steps, want %d", spec, got, steps)
 		}
 	}
-	return true
 }
 
-func TestConstructorErrors(t *testing.T) {
-	img := Shape{1, 4, 4}
+// TestModelErrors checks that graphs the executor cannot run, built by
+// arch or by hand, give errors that name the node, never a panic.
+func TestModelErrors(t *testing.T) {
+	b := must(arch.NewBuilder(arch.Flat(4)))
+	d := must(b.Dense("fc", 0, 3))
+	must(b.Norm("fc.norm", d, "batchnorm"))
+	norm := must(b.Graph())
+
+	valid := must(arch.Parse("net:1x6x6,conv2k3,maxpool2,flatten,dense3"))
+	edit := func(f func(g *arch.Graph)) *arch.Graph {
+		g := *valid
+		g.Nodes = slices.Clone(valid.Nodes)
+		for i := range g.Nodes {
+			g.Nodes[i].Inputs = slices.Clone(g.Nodes[i].Inputs)
+		}
+		f(&g)
+		return &g
+	}
 	for _, c := range []struct {
-		err  error
+		name string
+		g    *arch.Graph
 		want string
 	}{
-		{second(NewDense[float32](0, 3)), "widths must be >= 1"},
-		{second(NewConv2d[float32](img, 2, 7, 1, 1)), "kernel 7 larger than the padded 6×6 input"},
-		{second(NewConv2d[float32](img, 2, 3, 0, 0)), "stride 0"},
-		{second(NewConv2d[float32](Shape{0, 4, 4}, 2, 3, 1, 0)), "input shape 0×4×4"},
-		{second(NewMaxPool2d[float32](img, 5, 1)), "kernel 5 larger than the 4×4 input"},
-		{second(NewAvgPool2d[float32](img, 2, 0)), "stride 0"},
-		{second(NewGlobalAvgPool[float32](Shape{2, 0, 1})), "dimensions must be >= 1"},
-		{second(NewResidual[float32](mustLayer(NewDense[float32](3, 4)), 1)), "module maps 3 to 4"},
-		{second(NewSequential[float32]()), "no layers"},
-		{second(NewSequential[float32](mustLayer(NewDense[float32](3, 4)), mustLayer(NewDense[float32](5, 2)))), "layer 0 outputs shape 4 but layer 1 takes 5"},
+		{"nil", nil, "no node after the input"},
+		{"input only", &arch.Graph{Nodes: valid.Nodes[:1]}, "no node after the input"},
+		{"norm", norm, `node "fc.norm" (norm): batchnorm normalization is not supported`},
+		{"no input", edit(func(g *arch.Graph) { g.Nodes[0].Op = arch.OpReLU }), "node 0 must be the input"},
+		{"later input", edit(func(g *arch.Graph) { g.Nodes[1].Inputs[0] = 3 }), `node "1" (conv): input 3 is not an earlier node`},
+		{"two inputs", edit(func(g *arch.Graph) { g.Nodes[3].Inputs = []int{1, 2} }), `node "2" (maxpool): 2 inputs, want 1`},
+		{"wrong width", edit(func(g *arch.Graph) { g.Nodes[5].In = arch.Flat(4) }), `node "4" (dense): input 4 has shape 18, the node expects 4`},
+		{"window", edit(func(g *arch.Graph) { g.Nodes[1].Window.Rows = nil }), `node "1" (conv): its window is not the geometry`},
+		{"pool pad", edit(func(g *arch.Graph) { g.Nodes[3].Window.Pad = 1 }), `node "2" (maxpool): pooling keeps the channels and takes no padding`},
+		{"op", edit(func(g *arch.Graph) { g.Nodes[4].Op = "softmax" }), `node "3" (softmax): operation "softmax" is not supported`},
+		{"unread", edit(func(g *arch.Graph) { g.Nodes[2].Inputs[0] = 0; g.Nodes[2].In = g.Nodes[0].Out }), `node "1" (conv): its output is never used`},
 	} {
-		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
-			t.Errorf("error %v, want one containing %q", c.err, c.want)
-		}
-	}
-}
-
-func second[A any](_ A, err error) error { return err }
-
-// TestFusedMatchesLayers checks that a Sequential's fused Dense+ReLU gives
-// the same output as running the layers one by one.
-func TestFusedMatchesLayers(t *testing.T) {
-	d := mustLayer(NewDense[float32](7, 9))
-	relu := NewReLU[float32](Vec(9))
-	net := mustLayer(NewSequential[float32](d, relu))
-	rng := rand.New(rand.NewPCG(3, 3))
-	for _, p := range net.Params() {
-		for i := range p.Data {
-			p.Data[i] = float32(rng.NormFloat64())
-		}
-	}
-	x := make([]float32, 5*7)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	fused := append([]float32(nil), net.Forward(x, 5)...)
-	separate := relu.Forward(d.Forward(x, 5), 5)
-	for i := range fused {
-		if fused[i] != separate[i] {
-			t.Fatalf("y[%d]: fused %v, separate %v", i, fused[i], separate[i])
+		_, err := NewModel[float32](c.g, 1)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
 	}
 }
@@ -168,13 +193,13 @@ func closeFloats(a, b []float32, tol float64) bool {
 }
 
 func TestForwardPanicsOnWrongSize(t *testing.T) {
-	net := mustLayer(NewSequential[float32](mustLayer(NewDense[float32](3, 2))))
+	m := model[float32]("fc:3-2")
 	defer func() {
 		if r := recover(); r == nil || !strings.Contains(r.(string), "7 values as 2 samples of shape 3") {
 			t.Errorf("panic %v", r)
 		}
 	}()
-	net.Forward(make([]float32, 7), 2)
+	m.Forward(make([]float32, 7), 2)
 }
 
 // heInit fills weights with N(0, 2/fan-in) and zeroes biases, from a fixed
@@ -194,39 +219,34 @@ func heInit(params []*Param[float32], seed uint64) {
 }
 
 // train runs full-batch steps and returns the final loss.
-func train(net *Sequential[float32], opt Optimizer, x []float32, labels []int, classes, steps int) float64 {
+func train(m *Model[float32], opt Optimizer, x []float32, labels []int, steps int) float64 {
 	var ce SoftmaxCrossEntropy[float32]
 	var loss float64
 	for range steps {
-		net.ZeroGrad()
+		m.ZeroGrad()
 		var g []float32
-		loss, g = ce.Loss(net.Forward(x, len(labels)), labels, classes)
-		net.Backward(g, false)
+		loss, g = ce.Loss(m.Forward(x, len(labels)), labels, m.Graph().Output().Size())
+		m.Backward(g, false)
 		opt.Step()
 	}
 	return loss
 }
 
 func TestTrainXOR(t *testing.T) {
-	net := mustLayer(NewSequential[float32](
-		mustLayer(NewDense[float32](2, 16)), NewReLU[float32](Vec(16)),
-		mustLayer(NewDense[float32](16, 16)), NewReLU[float32](Vec(16)),
-		mustLayer(NewDense[float32](16, 2)),
-	))
-	heInit(net.Params(), 1)
+	m := model[float32]("fc:2-16-16-2")
+	heInit(m.Params(), 1)
 	x := []float32{0, 0, 0, 1, 1, 0, 1, 1}
 	labels := []int{0, 1, 1, 0}
-	if loss := train(net, NewAdam(net.Params(), 0.05), x, labels, 2, 300); loss > 0.01 {
+	if loss := train(m, NewAdam(m.Params(), 0.05), x, labels, 300); loss > 0.01 {
 		t.Errorf("XOR: loss %v after 300 Adam steps, want < 0.01", loss)
 	}
 }
 
-// TestTrainConvToy trains a small residual conv net to tell whether the
-// bright pixel of an image is in its left or right half.
+// TestTrainConvToy trains a small ResNet v1 to tell whether the bright
+// pixel of an image is in its left or right half.
 func TestTrainConvToy(t *testing.T) {
-	in := Shape{1, 6, 6}
 	const n = 32
-	x := make([]float32, n*in.Size())
+	x := make([]float32, n*36)
 	labels := make([]int, n)
 	rng := rand.New(rand.NewPCG(5, 5))
 	for i := range labels {
@@ -234,20 +254,9 @@ func TestTrainConvToy(t *testing.T) {
 		x[i*36+row*6+col] = 1
 		labels[i] = col / 3
 	}
-	stem := mustLayer(NewConv2d[float32](in, 4, 3, 1, 1))
-	module := mustLayer(NewSequential[float32](
-		mustLayer(NewConv2d[float32](stem.OutShape(), 4, 3, 1, 1)), NewReLU[float32](stem.OutShape()),
-		mustLayer(NewConv2d[float32](stem.OutShape(), 4, 3, 1, 1)),
-	))
-	net := mustLayer(NewSequential[float32](
-		stem, NewReLU[float32](stem.OutShape()),
-		mustLayer(NewResidual[float32](module, 0.5)),
-		mustLayer(NewMaxPool2d[float32](stem.OutShape(), 2, 2)),
-		NewFlatten[float32](Shape{4, 3, 3}),
-		mustLayer(NewDense[float32](36, 2)),
-	))
-	heInit(net.Params(), 2)
-	if loss := train(net, NewSGD(net.Params(), 0.1, 0.9, 0), x, labels, 2, 200); loss > 0.05 {
+	m := model[float32]("net:1x6x6,conv4k3,resconv4k3:eta=0.5:end=linear,resconv8k3s2:shortcut=proj:post=relu,flatten,dense2")
+	heInit(m.Params(), 2)
+	if loss := train(m, NewSGD(m.Params(), 0.1, 0.9, 0), x, labels, 200); loss > 0.05 {
 		t.Errorf("conv toy: loss %v after 200 SGD steps, want < 0.05", loss)
 	}
 }

@@ -57,6 +57,9 @@ type SGD[T tensor.Float] struct {
 	// LR is the learning rate, Momentum the momentum factor, WeightDecay the
 	// L2 penalty coefficient. They may be changed between steps.
 	LR, Momentum, WeightDecay float64
+	// Threads is the most goroutines a step uses (< 1 counts as 1): a
+	// training loop gives its optimizer its model's Threads.
+	Threads int
 
 	segmented[T]
 	velocity [][]T
@@ -73,7 +76,7 @@ func NewSGD[T tensor.Float](params []*Param[T], lr, momentum, weightDecay float6
 // Step updates every parameter from its gradient.
 func (o *SGD[T]) Step() {
 	o.step = sgdStep[T]{o: o, lr: T(o.LR), mu: T(o.Momentum), wd: T(o.WeightDecay)}
-	tensor.Parallel(len(o.segs), o.grain, &o.step)
+	tensor.Parallel(o.Threads, len(o.segs), o.grain, &o.step)
 }
 
 // sgdStep is one SGD step, with its hyper-parameters in T. Its range runs
@@ -107,6 +110,9 @@ type Adam[T tensor.Float] struct {
 	// WeightDecay the L2 penalty coefficient. They may be changed between
 	// steps.
 	LR, Beta1, Beta2, Eps, WeightDecay float64
+	// Threads is the most goroutines a step uses (< 1 counts as 1): a
+	// training loop gives its optimizer its model's Threads.
+	Threads int
 
 	segmented[T]
 	t    int
@@ -133,7 +139,7 @@ func (o *Adam[T]) Step() {
 		stepSize: T(o.LR / bias1), invBias2: T(1 / math.Sqrt(bias2)),
 		eps: T(o.Eps), wd: T(o.WeightDecay),
 	}
-	tensor.Parallel(len(o.segs), o.grain, &o.step)
+	tensor.Parallel(o.Threads, len(o.segs), o.grain, &o.step)
 }
 
 // adamStep is one Adam step, with its constants in T. Its range runs over

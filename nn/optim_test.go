@@ -38,11 +38,20 @@ var optimCases = []optimCase{
 		want: [][2]float64{{0.9900166389351082, -1.9900221729490022}, {0.9800341770719881, -1.995376615017101}, {0.9802560021962313, -1.998197717830942}}},
 }
 
+// vecParam returns a parameter of n values, zero.
+func vecParam[T float32 | float64](n int) *Param[T] {
+	return &Param[T]{Shape: []int{n}, Data: make([]T, n), Grad: make([]T, n)}
+}
+
+// newOptimizer returns the optimizer of c, on 2 threads.
 func newOptimizer[T float32 | float64](c optimCase, params []*Param[T]) Optimizer {
 	if !c.adam {
-		return NewSGD(params, c.lr, c.momentum, c.decay)
+		o := NewSGD(params, c.lr, c.momentum, c.decay)
+		o.Threads = 2
+		return o
 	}
 	o := NewAdam(params, c.lr)
+	o.Threads = 2
 	if o.Beta1 != 0.9 || o.Beta2 != 0.999 || o.Eps != 1e-8 || o.WeightDecay != 0 {
 		panic("NewAdam does not set PyTorch's defaults")
 	}
@@ -57,11 +66,11 @@ func TestOptimizersMatchPyTorch(t *testing.T) {
 	const copies = 3*segmentSize/2 + 1
 	for _, c := range optimCases {
 		t.Run(c.name, func(t *testing.T) {
-			p := newParam[float64](Weight, 1, 1, 2*copies)
+			p := vecParam[float64](2 * copies)
 			for i := range copies {
 				p.Data[2*i], p.Data[2*i+1] = 1, -2
 			}
-			opt := newOptimizer(c, []*Param[float64]{p, newParam[float64](Bias, 1, 1, 3)})
+			opt := newOptimizer(c, []*Param[float64]{p, vecParam[float64](3)})
 			for step, g := range optimGrads {
 				for i := range copies {
 					p.Grad[2*i], p.Grad[2*i+1] = g[0], g[1]
@@ -79,7 +88,7 @@ func TestOptimizersMatchPyTorch(t *testing.T) {
 
 func TestOptimizersFloat32(t *testing.T) {
 	for _, c := range optimCases {
-		p := newParam[float32](Weight, 1, 1, 2)
+		p := vecParam[float32](2)
 		p.Data[0], p.Data[1] = 1, -2
 		opt := newOptimizer(c, []*Param[float32]{p})
 		for step, g := range optimGrads {

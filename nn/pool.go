@@ -1,121 +1,64 @@
 package nn
 
 import (
-	"fmt"
-
+	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/tensor"
 )
 
-// window is the geometry of a pooling layer: kh×kw windows moved by sh
-// rows and sw columns over each channel, without padding.
-type window struct {
-	in, out        Shape
-	kh, kw, sh, sw int
+// pool is a max or average pooling node (max pooling if max is set) over
+// the windows of w, which have no padding (PyTorch's nn.MaxPool2d and
+// nn.AvgPool2d without padding).
+type pool[T tensor.Float] struct {
+	w       arch.Window
+	max     bool
+	threads int
+	argmax  []int32 // per output value, the index of the maximum in its input plane
+	y, dx   []T
+	pass    poolPass[T]
 }
 
-func newWindow(name string, in Shape, kernel, stride int) (window, error) {
-	switch {
-	case !in.valid():
-		return window{}, fmt.Errorf("%s: input shape %v: dimensions must be >= 1", name, in)
-	case kernel < 1 || stride < 1:
-		return window{}, fmt.Errorf("%s: kernel %d, stride %d: both must be >= 1", name, kernel, stride)
-	case kernel > in.H || kernel > in.W:
-		return window{}, fmt.Errorf("%s: kernel %d larger than the %d×%d input", name, kernel, in.H, in.W)
-	}
-	out := Shape{C: in.C, H: (in.H-kernel)/stride + 1, W: (in.W-kernel)/stride + 1}
-	return window{in: in, out: out, kh: kernel, kw: kernel, sh: stride, sw: stride}, nil
-}
+func (p *pool[T]) params() []*Param[T] { return nil }
 
-// InShape is the input image's shape.
-func (w *window) InShape() Shape { return w.in }
+func (p *pool[T]) overwrites() bool { return false }
 
-// OutShape is the output image's shape.
-func (w *window) OutShape() Shape { return w.out }
-
-// pool2d is a pooling layer: max pooling if max is set, else averaging.
-type pool2d[T tensor.Float] struct {
-	window
-	max    bool
-	argmax []int32 // per output value, the index of the maximum in its input plane
-	y, dx  []T
-	pass   poolPass[T]
-}
-
-// MaxPool2d takes the maximum over each kernel×kernel window (PyTorch's
-// nn.MaxPool2d without padding).
-type MaxPool2d[T tensor.Float] struct{ pool2d[T] }
-
-// AvgPool2d averages each window (PyTorch's nn.AvgPool2d without padding).
-type AvgPool2d[T tensor.Float] struct{ pool2d[T] }
-
-// NewMaxPool2d returns a max-pooling layer over kernel×kernel windows with
-// the given stride.
-func NewMaxPool2d[T tensor.Float](in Shape, kernel, stride int) (*MaxPool2d[T], error) {
-	w, err := newWindow("max pooling", in, kernel, stride)
-	if err != nil {
-		return nil, err
-	}
-	return &MaxPool2d[T]{pool2d[T]{window: w, max: true}}, nil
-}
-
-// NewAvgPool2d returns an average-pooling layer over kernel×kernel windows
-// with the given stride.
-func NewAvgPool2d[T tensor.Float](in Shape, kernel, stride int) (*AvgPool2d[T], error) {
-	w, err := newWindow("average pooling", in, kernel, stride)
-	if err != nil {
-		return nil, err
-	}
-	return &AvgPool2d[T]{pool2d[T]{window: w}}, nil
-}
-
-// NewGlobalAvgPool returns the layer that averages each channel over the
-// whole image, turning C×H×W into a vector of C values (PyTorch's
-// nn.AdaptiveAvgPool2d(1) followed by a flatten).
-func NewGlobalAvgPool[T tensor.Float](in Shape) (*AvgPool2d[T], error) {
-	if !in.valid() {
-		return nil, fmt.Errorf("global average pooling: input shape %v: dimensions must be >= 1", in)
-	}
-	w := window{in: in, out: Vec(in.C), kh: in.H, kw: in.W, sh: in.H, sw: in.W}
-	return &AvgPool2d[T]{pool2d[T]{window: w}}, nil
-}
-
-// Params returns nil: pooling has no parameters.
-func (p *pool2d[T]) Params() []*Param[T] { return nil }
-
-// Forward returns each window's maximum or mean.
-func (p *pool2d[T]) Forward(x []T, batch int) []T {
-	p.y = grow(p.y, batch*p.out.Size())
+// forward returns each window's maximum or mean.
+func (p *pool[T]) forward(in [][]T, batch int) []T {
+	p.y = grow(p.y, batch*p.w.Out.Size())
 	if p.max {
 		p.argmax = grow(p.argmax, len(p.y))
 	}
-	p.pass = poolPass[T]{pool: p, x: x}
-	tensor.Parallel(batch*p.in.C, elemGrain/(p.in.H*p.in.W)+1, &p.pass)
+	p.pass = poolPass[T]{pool: p, x: in[0]}
+	tensor.Parallel(p.threads, batch*p.w.In.C, p.grain(), &p.pass)
 	return p.y
 }
 
-// Backward routes each output gradient to its window's maximum, or spreads
+// backward routes each output gradient to its window's maximum, or spreads
 // it evenly over its window.
-func (p *pool2d[T]) Backward(dy []T, needInput bool) []T {
-	if !needInput {
-		return nil
+func (p *pool[T]) backward(dy []T, dx [][]T) {
+	if dx == nil {
+		return
 	}
-	batch := len(dy) / p.out.Size()
-	p.dx = grow(p.dx, batch*p.in.Size())
+	batch := len(dy) / p.w.Out.Size()
+	p.dx = grow(p.dx, batch*p.w.In.Size())
 	p.pass = poolPass[T]{pool: p, dy: dy}
-	tensor.Parallel(batch*p.in.C, elemGrain/(p.in.H*p.in.W)+1, &p.pass)
-	return p.dx
+	tensor.Parallel(p.threads, batch*p.w.In.C, p.grain(), &p.pass)
+	dx[0] = p.dx
 }
+
+// grain is the least number of planes worth a goroutine.
+func (p *pool[T]) grain() int { return elemGrain/(p.w.In.H*p.w.In.W) + 1 }
 
 // poolPass is a forward pass (x set) or backward pass (dy set) of a pooling
 // layer. Its range runs over (sample, channel) planes.
 type poolPass[T tensor.Float] struct {
-	pool  *pool2d[T]
+	pool  *pool[T]
 	x, dy []T
 }
 
 func (t *poolPass[T]) Range(lo, hi int) {
 	p := t.pool
-	pin, pout := p.in.H*p.in.W, p.out.H*p.out.W
+	w := &p.w
+	pin, pout := w.In.H*w.In.W, w.Out.H*w.Out.W
 	for q := lo; q < hi; q++ {
 		var arg []int32
 		if p.max {
@@ -133,13 +76,13 @@ func (t *poolPass[T]) Range(lo, hi int) {
 			}
 			continue
 		}
-		scale := 1 / T(p.kh*p.kw)
-		for oh := range p.out.H {
-			for ow, g := range dy[oh*p.out.W:][:p.out.W] {
+		scale := 1 / T(w.Kernel*w.Kernel)
+		for oh := range w.Out.H {
+			for ow, g := range dy[oh*w.Out.W:][:w.Out.W] {
 				g *= scale
-				start := oh*p.sh*p.in.W + ow*p.sw
-				for i := range p.kh {
-					row := dx[start+i*p.in.W:][:p.kw]
+				start := w.Corner(oh, ow)
+				for i := range w.Kernel {
+					row := dx[start+i*w.In.W:][:w.Kernel]
 					for j := range row {
 						row[j] += g
 					}
@@ -153,35 +96,35 @@ func (t *poolPass[T]) Range(lo, hi int) {
 // positions in arg for max pooling. For each row of outputs it sweeps the
 // window offsets one by one over the whole row, so that consecutive steps
 // are independent and the unpredictable comparisons need no branches.
-func (p *pool2d[T]) forwardPlane(x, y []T, arg []int32) {
-	kh, kw, sh, sw, inW, outW := p.kh, p.kw, p.sh, p.sw, p.in.W, p.out.W
-	for oh := range p.out.H {
+func (p *pool[T]) forwardPlane(x, y []T, arg []int32) {
+	k, s, inW, outW := p.w.Kernel, p.w.Stride, p.w.In.W, p.w.Out.W
+	for oh := range p.w.Out.H {
 		ys := y[oh*outW:][:outW]
 		var args []int32
 		if p.max {
 			args = arg[oh*outW:][:outW]
 		}
-		base := oh * sh * inW
+		base := p.w.Corner(oh, 0)
 		for ow := range ys {
-			ys[ow] = x[base+ow*sw]
+			ys[ow] = x[base+ow*s]
 			if p.max {
-				args[ow] = int32(base + ow*sw)
+				args[ow] = int32(base + ow*s)
 			}
 		}
-		for i := range kh {
-			for j := range kw {
+		for i := range k {
+			for j := range k {
 				if i == 0 && j == 0 {
 					continue
 				}
 				off := base + i*inW + j
 				if !p.max {
 					for ow := range ys {
-						ys[ow] += x[off+ow*sw]
+						ys[ow] += x[off+ow*s]
 					}
 					continue
 				}
 				for ow := range ys {
-					at := off + ow*sw
+					at := off + ow*s
 					v := x[at]
 					var above int32
 					if v > ys[ow] {
@@ -193,10 +136,69 @@ func (p *pool2d[T]) forwardPlane(x, y []T, arg []int32) {
 			}
 		}
 		if !p.max {
-			scale := 1 / T(kh*kw)
+			scale := 1 / T(k*k)
 			for ow := range ys {
 				ys[ow] *= scale
 			}
+		}
+	}
+}
+
+// gap is a global average pooling node: the mean of each channel over the
+// whole image, C×H×W to a vector of C values (PyTorch's
+// nn.AdaptiveAvgPool2d(1) followed by a flatten).
+type gap[T tensor.Float] struct {
+	in      arch.Shape
+	threads int
+	y, dx   []T
+	pass    gapPass[T]
+}
+
+func (g *gap[T]) params() []*Param[T] { return nil }
+
+func (g *gap[T]) overwrites() bool { return false }
+
+// forward averages each plane.
+func (g *gap[T]) forward(in [][]T, batch int) []T {
+	g.y = grow(g.y, batch*g.in.C)
+	g.pass = gapPass[T]{g: g, x: in[0]}
+	tensor.Parallel(g.threads, len(g.y), elemGrain/(g.in.H*g.in.W)+1, &g.pass)
+	return g.y
+}
+
+// backward spreads each gradient evenly over its plane.
+func (g *gap[T]) backward(dy []T, dx [][]T) {
+	if dx == nil {
+		return
+	}
+	g.dx = grow(g.dx, len(dy)*g.in.H*g.in.W)
+	g.pass = gapPass[T]{g: g, dy: dy}
+	tensor.Parallel(g.threads, len(dy), elemGrain/(g.in.H*g.in.W)+1, &g.pass)
+	dx[0] = g.dx
+}
+
+// gapPass is a forward pass (x set) or backward pass (dy set) of global
+// average pooling. Its range runs over (sample, channel) planes.
+type gapPass[T tensor.Float] struct {
+	g     *gap[T]
+	x, dy []T
+}
+
+func (t *gapPass[T]) Range(lo, hi int) {
+	n := t.g.in.H * t.g.in.W
+	scale := 1 / T(n)
+	for q := lo; q < hi; q++ {
+		if t.dy == nil {
+			var sum T
+			for _, v := range t.x[q*n:][:n] {
+				sum += v
+			}
+			t.g.y[q] = sum * scale
+			continue
+		}
+		d := t.g.dx[q*n:][:n]
+		for i := range d {
+			d[i] = t.dy[q] * scale
 		}
 	}
 }

@@ -78,7 +78,7 @@ func loadOpenBLAS() (blasBackend, error) {
 		*s.fn = fn
 	}
 	ob.label = "openblas" + describeOpenBLAS(handle)
-	// Gemm splits products itself (see SetThreads).
+	// Gemm splits products itself over the goroutines its caller allows.
 	purego.SyscallN(setThreads, 1)
 	return ob, nil
 }

@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -12,35 +11,12 @@ type Ranger interface {
 	Range(lo, hi int)
 }
 
-// threads is the number of goroutines that one GEMM or Parallel call may
-// use; 0 until set, meaning GOMAXPROCS.
-var threads atomic.Int64
-
-// SetThreads sets how many goroutines a single [Gemm] or [Parallel] call
-// may use (n < 1 is taken as 1); the default is GOMAXPROCS. Monte Carlo
-// sampling runs one network per goroutine with 1; training runs one
-// goroutine with 2 or more. initscope does this threading itself and runs
-// OpenBLAS single-threaded: OpenBLAS's own threads spin while waiting for
-// work and steal the CPU from the Go code between products.
-func SetThreads(n int) { threads.Store(int64(max(n, 1))) }
-
-// Threads returns the [SetThreads] setting: how many goroutines a single
-// Gemm or Parallel call may use.
-func Threads() int { return maxParts() }
-
-// maxParts returns the current thread setting.
-func maxParts() int {
-	if n := threads.Load(); n > 0 {
-		return int(n)
-	}
-	return runtime.GOMAXPROCS(0)
-}
-
-// freeParts is how many parts a new split may have: the thread setting,
-// less the parts already handed to workers and not finished. A product
-// computed inside a parallel task while the other tasks still run is thus
-// not split, only to be run piecewise by its own goroutine.
-func freeParts() int { return max(1, maxParts()-int(workers.busy.Load())) }
+// freeParts is how many parts a new split on up to threads goroutines may
+// have: threads, less the parts already handed to workers and not
+// finished. A product computed inside a parallel task while the other
+// tasks still run is thus not split, only to be run piecewise by its own
+// goroutine.
+func freeParts(threads int) int { return max(1, threads-int(workers.busy.Load())) }
 
 // job is one part of a Parallel call.
 type job struct {
@@ -55,8 +31,8 @@ func (j job) run() {
 	j.done.Done()
 }
 
-// workers is a pool of goroutines, started on first use and grown to the
-// largest thread setting seen, that run the parts of Parallel calls; the
+// workers is a pool of goroutines, shared by all callers, started on first
+// use and grown to the largest thread count asked for, that run the parts of Parallel calls; the
 // calling goroutine runs one part itself. Handing work to it allocates
 // nothing.
 var workers struct {
@@ -88,14 +64,14 @@ func ensureWorkers(n int) {
 	}
 }
 
-// Parallel runs task over [0, n) in as many parts as [SetThreads] allows
-// (fewer when called from a task while other tasks run), each of at least
-// grain indices, and returns when all are done. Work too small to split
+// Parallel runs task over [0, n) in up to threads parts (fewer when called
+// from a task while other tasks run), each of at least grain indices, and
+// returns when all are done. threads < 1 counts as 1. Work too small to split
 // runs on the calling goroutine. Tasks may call Parallel and Gemm
 // themselves: a call waiting for its parts runs queued parts (its own or
 // others') rather than idle, so nested calls cannot deadlock.
-func Parallel(n, grain int, task Ranger) {
-	parts := min(freeParts(), n/max(grain, 1))
+func Parallel(threads, n, grain int, task Ranger) {
+	parts := min(freeParts(threads), n/max(grain, 1))
 	if parts <= 1 {
 		task.Range(0, n)
 		return

@@ -16,6 +16,11 @@
 //
 // All matrices are row-major: element (i, j) of a matrix with leading
 // dimension ld is at index i*ld+j.
+//
+// There is no process-wide thread setting: every [Gemm] and [Parallel] call
+// takes the number of goroutines it may use, so that a training run (2
+// threads) and Monte Carlo workers (1 each) say what they need where they
+// call, and neither can change the other's.
 package tensor
 
 import (
@@ -37,14 +42,14 @@ type Float interface {
 // not read, so it may hold NaNs or garbage.
 //
 // Products large enough to pay for it are split into blocks of rows or
-// columns of C computed concurrently, up to the [SetThreads] setting and
-// as [Parallel] does.
+// columns of C computed concurrently on up to threads goroutines (threads
+// < 1 counts as 1), as [Parallel] does.
 //
 // Gemm panics if a dimension is negative, a leading dimension is too small
 // or a slice is too short: those are programming errors. It also panics if
 // [Init] failed; programs should call Init first and report its error.
 // Gemm is safe for concurrent use.
-func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func Gemm[T Float](threads int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	if m == 0 || n == 0 {
 		return
@@ -58,7 +63,7 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	// multiply-adds and minPartSide rows or columns.
 	side := max(m, n)
 	macs := float64(m) * float64(n) * float64(k) // as a float: it may overflow an int
-	parts := min(freeParts(), side/minPartSide, int(min(macs/minPartMACs, maxDim)))
+	parts := min(freeParts(threads), side/minPartSide, int(min(macs/minPartMACs, maxDim)))
 	if parts <= 1 {
 		callBackend(be, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
@@ -67,7 +72,7 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	t := pool.Get().(*gemmTask[T])
 	*t = gemmTask[T]{be: be, transA: transA, transB: transB, splitRows: m > n, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
-	Parallel(side, (side+parts-1)/parts, t)
+	Parallel(threads, side, (side+parts-1)/parts, t)
 	*t = gemmTask[T]{}
 	pool.Put(t)
 }
@@ -139,13 +144,13 @@ func taskPool[T Float]() *sync.Pool {
 }
 
 // Sgemm is [Gemm] for float32 matrices.
-func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+func Sgemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	Gemm(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // Dgemm is [Gemm] for float64 matrices.
-func Dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+func Dgemm(threads int, transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	Gemm(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // scaleMatrix sets C = beta*C, writing zeros (not beta*C) when beta is zero

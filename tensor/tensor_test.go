@@ -117,7 +117,7 @@ func randSlice[T Float](rng *rand.Rand, n int) []T {
 // checkAgainstNaive runs Gemm and the reference on the same operands and
 // compares every element of C, padding included, with a tolerance scaled by
 // the magnitudes that enter each element.
-func checkAgainstNaive[T Float](t *testing.T, rng *rand.Rand, c gemmCase, eps float64) {
+func checkAgainstNaive[T Float](t *testing.T, rng *rand.Rand, threads int, c gemmCase, eps float64) {
 	t.Helper()
 	rowsA, rowsB := c.m, c.k
 	if c.transA {
@@ -138,7 +138,7 @@ func checkAgainstNaive[T Float](t *testing.T, rng *rand.Rand, c gemmCase, eps fl
 			}
 		}
 	}
-	Gemm(c.transA, c.transB, c.m, c.n, c.k, T(c.alpha), a, c.lda, b, c.ldb, T(c.beta), got, c.ldc)
+	Gemm(threads, c.transA, c.transB, c.m, c.n, c.k, T(c.alpha), a, c.lda, b, c.ldb, T(c.beta), got, c.ldc)
 	naiveGemm(c.transA, c.transB, c.m, c.n, c.k, T(c.alpha), a, c.lda, b, c.ldb, T(c.beta), want, c.ldc)
 	for i := range got {
 		// Each element sums k products of standard normals, of size about
@@ -148,14 +148,6 @@ func checkAgainstNaive[T Float](t *testing.T, rng *rand.Rand, c gemmCase, eps fl
 			t.Fatalf("%v: C[%d] = %v, want %v (tolerance %g)", c, i, got[i], want[i], tol)
 		}
 	}
-}
-
-// useThreads sets the thread count until the test ends.
-func useThreads(t testing.TB, n int) {
-	t.Helper()
-	old := maxParts()
-	SetThreads(n)
-	t.Cleanup(func() { SetThreads(old) })
 }
 
 func TestGemmAgainstNaive(t *testing.T) {
@@ -170,11 +162,10 @@ func TestGemmAgainstNaive(t *testing.T) {
 		for _, threads := range []int{1, 4} {
 			t.Run(fmt.Sprintf("%s/threads=%d", nb.name, threads), func(t *testing.T) {
 				useBackend(t, nb.be)
-				useThreads(t, threads)
 				rng := rand.New(rand.NewPCG(1, 2))
 				for _, c := range append(randomCases(rng, 200), split...) {
-					checkAgainstNaive[float32](t, rng, c, 0x1p-24)
-					checkAgainstNaive[float64](t, rng, c, 0x1p-53)
+					checkAgainstNaive[float32](t, rng, threads, c, 0x1p-24)
+					checkAgainstNaive[float64](t, rng, threads, c, 0x1p-53)
 				}
 			})
 		}
@@ -184,12 +175,12 @@ func TestGemmAgainstNaive(t *testing.T) {
 func TestMonomorphicWrappers(t *testing.T) {
 	// 2×2 by hand: [1 2; 3 4]·[5 6; 7 8]ᵀ = [17 23; 39 53].
 	a32, b32, c32 := []float32{1, 2, 3, 4}, []float32{5, 6, 7, 8}, []float32{1, 1, 1, 1}
-	Sgemm(false, true, 2, 2, 2, 1, a32, 2, b32, 2, 1, c32, 2)
+	Sgemm(1, false, true, 2, 2, 2, 1, a32, 2, b32, 2, 1, c32, 2)
 	if want := []float32{18, 24, 40, 54}; fmt.Sprint(c32) != fmt.Sprint(want) {
 		t.Errorf("Sgemm: got %v, want %v", c32, want)
 	}
 	a64, b64, c64 := []float64{1, 2, 3, 4}, []float64{5, 6, 7, 8}, []float64{1, 1, 1, 1}
-	Dgemm(true, false, 2, 2, 2, 2, a64, 2, b64, 2, 0, c64, 2)
+	Dgemm(2, true, false, 2, 2, 2, 2, a64, 2, b64, 2, 0, c64, 2)
 	// Aᵀ·B = [1 3; 2 4]·[5 6; 7 8] = [26 30; 38 44].
 	if want := []float64{52, 60, 76, 88}; fmt.Sprint(c64) != fmt.Sprint(want) {
 		t.Errorf("Dgemm: got %v, want %v", c64, want)
@@ -206,7 +197,7 @@ func TestOpenBLASAllocatesOnce(t *testing.T) {
 	}
 	useBackend(t, ob)
 	a, b, c := make([]float32, 64*64), make([]float32, 64*64), make([]float32, 64*64)
-	if n := testing.AllocsPerRun(100, func() { Sgemm(false, false, 64, 64, 64, 1, a, 64, b, 64, 0, c, 64) }); n > 1 {
+	if n := testing.AllocsPerRun(100, func() { Sgemm(1, false, false, 64, 64, 64, 1, a, 64, b, 64, 0, c, 64) }); n > 1 {
 		t.Errorf("Sgemm allocates %v times per call, want at most 1", n)
 	}
 }
@@ -214,10 +205,10 @@ func TestOpenBLASAllocatesOnce(t *testing.T) {
 func TestGemmPanicsOnBadArguments(t *testing.T) {
 	buf := make([]float32, 6)
 	for name, call := range map[string]func(){
-		"negative m":    func() { Sgemm(false, false, -1, 2, 2, 1, buf, 2, buf, 2, 0, buf, 2) },
-		"lda too small": func() { Sgemm(false, false, 2, 2, 3, 1, buf, 2, buf, 2, 0, buf, 2) },
-		"A too short":   func() { Sgemm(false, false, 3, 2, 3, 1, buf, 3, buf, 2, 0, buf, 2) },
-		"C too short":   func() { Sgemm(false, false, 2, 4, 1, 1, buf, 1, buf, 4, 0, buf, 4) },
+		"negative m":    func() { Sgemm(1, false, false, -1, 2, 2, 1, buf, 2, buf, 2, 0, buf, 2) },
+		"lda too small": func() { Sgemm(1, false, false, 2, 2, 3, 1, buf, 2, buf, 2, 0, buf, 2) },
+		"A too short":   func() { Sgemm(1, false, false, 3, 2, 3, 1, buf, 3, buf, 2, 0, buf, 2) },
+		"C too short":   func() { Sgemm(1, false, false, 2, 4, 1, 1, buf, 1, buf, 4, 0, buf, 4) },
 	} {
 		func() {
 			defer func() {
@@ -271,10 +262,9 @@ func BenchmarkSgemm(b *testing.B) {
 		for _, threads := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/threads=%d/%dx%dx%d", nb.name, threads, m, n, k), func(b *testing.B) {
 				useBackend(b, nb.be)
-				useThreads(b, threads)
 				for b.Loop() {
 					// The forward pass of a dense layer: y = x·wᵀ.
-					Sgemm(false, true, m, n, k, 1, x, k, w, k, 0, y, n)
+					Sgemm(threads, false, true, m, n, k, 1, x, k, w, k, 0, y, n)
 				}
 				b.ReportMetric(2*m*n*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

@@ -40,6 +40,22 @@ type Config struct {
 	// Seed selects the initialization and the order of the examples (see
 	// InitStream and ShuffleStream).
 	Seed uint64
+	// Threads is the number of goroutines the run's matrix products,
+	// elementwise passes and optimizer steps use; 0 means DefaultThreads.
+	Threads int
+}
+
+// DefaultThreads is the number of threads a run uses when Config.Threads
+// is 0: two, measured best on the 2-core machines initscope was tuned on
+// (see DESIGN.md).
+const DefaultThreads = 2
+
+// threads is the number of threads the run uses.
+func (c *Config) threads() int {
+	if c.Threads == 0 {
+		return DefaultThreads
+	}
+	return c.Threads
 }
 
 // Optimizers lists the values Config.Optimizer accepts.
@@ -97,6 +113,8 @@ func (c *Config) Validate(info data.Info) error {
 		return configErr("EvalSamples", "%d: want a number of test images >= 1, or 0 for the whole test set", c.EvalSamples)
 	case c.StopAtTarget && c.TargetAcc == 0:
 		return configErr("StopAtTarget", "there is no target to stop at: set TargetAcc too")
+	case c.Threads < 0:
+		return configErr("Threads", "%d: want a number of threads >= 1, or 0 for %d", c.Threads, DefaultThreads)
 	}
 	in, out := c.Net.Input(), c.Net.Output()
 	image := arch.Image(info.C, info.H, info.W)

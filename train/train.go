@@ -7,7 +7,8 @@
 // initialization and the order of the examples come from their own PCG
 // streams (see InitStream and ShuffleStream), and every parallel pass of nn
 // splits its work the same way. Training runs on one goroutine with the
-// matrix products and elementwise passes on 2 threads.
+// matrix products, elementwise passes and optimizer steps on
+// Config.Threads threads (DefaultThreads, 2, unless set).
 package train
 
 import (
@@ -20,10 +21,6 @@ import (
 	"github.com/initscope/initscope/nn"
 	"github.com/initscope/initscope/tensor"
 )
-
-// Threads is the number of threads a training run gives its matrix products
-// and elementwise passes (tensor.SetThreads).
-const Threads = 2
 
 // Eval is one evaluation of a run.
 type Eval struct {
@@ -123,8 +120,6 @@ type Result struct {
 // ValidateData; configuration errors are *ConfigError.
 // If ctx is canceled, Run stops after the current step and returns the
 // result so far (Stop StopCanceled) together with ctx.Err().
-//
-// Run sets the tensor package's thread count to Threads.
 func Run(ctx context.Context, cfg Config, trainSet, testSet *data.Dataset, progress func(Eval)) (*Result, error) {
 	start := time.Now()
 	t, err := newTrainer(cfg, trainSet, testSet)
@@ -142,7 +137,7 @@ type trainer struct {
 	cfg         Config
 	train, test *data.Dataset
 	evalSamples int
-	model       *nn.Sequential[float32]
+	model       *nn.Model[float32]
 	opt         nn.Optimizer
 	loss        nn.SoftmaxCrossEntropy[float32]
 	x           []float32 // the current batch's images
@@ -156,10 +151,9 @@ func newTrainer(cfg Config, trainSet, testSet *data.Dataset) (*trainer, error) {
 	if err := tensor.Init(); err != nil {
 		return nil, err
 	}
-	tensor.SetThreads(Threads)
-	model, err := Build(cfg.Net)
+	model, err := nn.NewModel[float32](cfg.Net, cfg.threads())
 	if err != nil {
-		return nil, err
+		return nil, configErr("Net", "%v", err)
 	}
 	if err := Initialize(model, cfg.Init, cfg.Seed); err != nil {
 		return nil, err
@@ -172,10 +166,12 @@ func newTrainer(cfg Config, trainSet, testSet *data.Dataset) (*trainer, error) {
 	}
 	switch cfg.Optimizer {
 	case "sgd":
-		t.opt = nn.NewSGD(model.Params(), cfg.LR, cfg.Momentum, cfg.WeightDecay)
+		sgd := nn.NewSGD(model.Params(), cfg.LR, cfg.Momentum, cfg.WeightDecay)
+		sgd.Threads = model.Threads()
+		t.opt = sgd
 	default:
 		adam := nn.NewAdam(model.Params(), cfg.LR)
-		adam.WeightDecay = cfg.WeightDecay
+		adam.WeightDecay, adam.Threads = cfg.WeightDecay, model.Threads()
 		t.opt = adam
 	}
 	return t, nil
@@ -199,7 +195,7 @@ func (c *Config) Describe(trainSet, testSet *data.Dataset) Setup {
 		Optimizer: c.Optimizer, LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay,
 		Batch: c.Batch, Epochs: c.Epochs, TargetAcc: c.TargetAcc, EvalEvery: c.EvalEvery,
 		StopAtTarget: c.StopAtTarget, Seed: c.Seed,
-		StepsPerEpoch: (trainSet.Len() + c.Batch - 1) / c.Batch, Threads: Threads,
+		StepsPerEpoch: (trainSet.Len() + c.Batch - 1) / c.Batch, Threads: c.threads(),
 	}
 }
 

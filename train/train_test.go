@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/data"
 	"github.com/initscope/initscope/tensor"
 )
@@ -126,6 +127,7 @@ func TestValidate(t *testing.T) {
 		{"EvalEvery", func(c *Config) { c.EvalEvery = -1 }, "0 for once per epoch"},
 		{"EvalSamples", func(c *Config) { c.EvalSamples = -1 }, "whole test set"},
 		{"StopAtTarget", func(c *Config) { c.StopAtTarget = true }, "TargetAcc"},
+		{"Threads", func(c *Config) { c.Threads = -1 }, ">= 1, or 0 for 2"},
 	} {
 		cfg := good
 		cfg.Init = mustInit(t, "he-normal")
@@ -151,6 +153,23 @@ func TestRunErrors(t *testing.T) {
 	bad.Batch = 0
 	if _, err := Run(context.Background(), bad, tr, te, nil); !errors.As(err, &ce) || ce.Field != "Batch" {
 		t.Errorf("batch 0: %v", err)
+	}
+	b, err := arch.NewBuilder(arch.Flat(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := b.Dense("fc", 0, 3)
+	if err == nil {
+		_, err = b.Norm("bn", fc, "batchnorm")
+	}
+	norm, err2 := b.Graph()
+	if err != nil || err2 != nil {
+		t.Fatal(err, err2)
+	}
+	bad = cfg
+	bad.Net = norm
+	if _, err := Run(context.Background(), bad, tr, te, nil); !errors.As(err, &ce) || ce.Field != "Net" || !strings.Contains(err.Error(), `node "bn" (norm)`) {
+		t.Errorf("a net with a normalization node: %v", err)
 	}
 	other := synthetic(32, data.Test, 2)
 	other.Classes = 4
@@ -271,6 +290,18 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+// TestThreads checks that a run uses, and reports, the threads it is given.
+func TestThreads(t *testing.T) {
+	tr, te := synthetic(64, data.Train, 1), synthetic(32, data.Test, 2)
+	cfg := syntheticConfig(t)
+	for threads, want := range map[int]int{0: DefaultThreads, 1: 1, 3: 3} {
+		cfg.Threads = threads
+		if got := mustRun(t, cfg, tr, te).Setup.Threads; got != want {
+			t.Errorf("Threads %d: the run reports %d threads, want %d", threads, got, want)
+		}
+	}
+}
+
 // TestDiverged checks that a huge learning rate stops the run as diverged,
 // keeps a target reached before, and leaves no NaN for JSON.
 func TestDiverged(t *testing.T) {
@@ -302,6 +333,9 @@ func TestDiverged(t *testing.T) {
 // TestMLPMNIST trains fc:784-100-10 with Adam for one epoch: PyTorch gets
 // about 94% test accuracy from this recipe.
 func TestMLPMNIST(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: trains on all of MNIST for an epoch (about 5 s)")
+	}
 	tr, te := loadMNIST(t)
 	cfg := Config{
 		Net: mustNet(t, "fc:784-100-10"), Init: mustInit(t, "he-normal"),
@@ -326,6 +360,9 @@ func TestMLPMNIST(t *testing.T) {
 // 20-60 steps; LeCun stays at 12.6% (the commonest class) and first reaches
 // 20% after 600-900 steps, or not within 2 epochs.
 func TestFM1(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: six quarter-epoch runs of a 30-layer net on MNIST (about 20 s)")
+	}
 	tr, te := loadMNIST(t)
 	for seed := uint64(1); seed <= 3; seed++ {
 		cfg := Config{
@@ -382,7 +419,7 @@ func TestDeterministic(t *testing.T) {
 	tr, te := loadMNIST(t)
 	for _, c := range []struct{ spec, opt string }{
 		{"fc:784-64x3-10", "adam"},
-		{"net:1x28x28,conv8k3s2,resconv8k3x2:eta=0.5,maxpool2,avgpool2s1,conv8k3,gap,dense10", "sgd"},
+		{"net:1x28x28,conv8k3s2,resconv8k3x2:eta=0.5,resconv16k3s2:shortcut=proj:post=relu,maxpool2,avgpool2s1,conv8k3,gap,dense10", "sgd"},
 	} {
 		cfg := Config{
 			Net: mustNet(t, c.spec), Init: mustInit(t, "pytorch-default"), Optimizer: c.opt,
