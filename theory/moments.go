@@ -1,6 +1,7 @@
 package theory
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/initscope/initscope/num"
@@ -41,7 +42,7 @@ func (w *walker) empiricalVariance() EmpiricalVariance {
 		ev.Note = "defined for plain nets; residual nets have no layer-by-layer length sequence of this kind"
 		return ev
 	case !w.affineKnown:
-		ev.Note = "a layer (pooling) has no closed-form mean map"
+		ev.Note = fmt.Sprintf("a layer (%s) has no closed-form mean map", w.noMean)
 		return ev
 	}
 	for _, r := range w.relus {

@@ -116,8 +116,8 @@ func TestResidualBlockMonteCarlo(t *testing.T) {
 	rho := sx / (math.Sqrt(n) * math.Sqrt(sqNorm(x)))
 	for _, c := range []float64{2, 3} {
 		for _, endReLU := range []bool{true, false} {
-			lw := law{c: c, cover: 1}
-			bl := newBlock(lw, lw, n, 0.8, endReLU, 0)
+			module := []law{{c: c, cover: 1, relu: true, width: n}, {c: c, cover: 1, relu: endReLU, width: n}}
+			bl := newBlock(module, nil, n, 0.8, false, 0)
 			w1, w2 := bl.ratioMoments(rho)
 			r := rand.New(rand.NewPCG(3, uint64(c)))
 			sd := math.Sqrt(c / n)

@@ -148,11 +148,13 @@ func (w *walker) evaluate(eta func(bl block) float64, he bool) evaluation {
 			bl.eta = eta(bl)
 		}
 		if he {
-			bl.first.c, bl.last.c = 2*bl.first.cover, 2*bl.last.cover
+			bl = bl.withHe()
 		}
 		g := bl.gain()
 		e.gain = interval{e.gain.lo + g.lo, e.gain.hi + g.hi}
-		e.fm2 += bl.relativeSecondMoment()
+		if step, _, _ := bl.fluctuation(); !math.IsNaN(step) && !math.IsInf(step, 0) {
+			e.fm2 += step
+		}
 	}
 	return e
 }
@@ -187,12 +189,12 @@ func fm2Verdict(v float64) string {
 func (w *walker) fm1() FM1 {
 	e := w.evaluate(nil, false)
 	f := FM1{
-		Exact: w.gainExact && e.gain.isPoint(), UnknownLayers: w.unknownGain,
+		Exact: w.gainExact && e.gain.isPoint(), UnknownLayers: w.noGain.total(),
 		Product: num.Unknown, Log10Product: num.Unknown, Log10ProductLower: num.Unknown, Log10ProductUpper: num.Unknown,
 		Log10Threshold: FM1Log10Threshold,
 	}
 	f.Verdict, f.Certain = fm1Verdict(e.gain)
-	f.Certain = f.Certain && w.unknownGain == 0
+	f.Certain = f.Certain && w.noGain.total() == 0
 	if e.gain.isPoint() {
 		f.Product, f.Log10Product = num.FromLn(e.gain.lo)
 		f.Summary = fmt.Sprintf("the input's signal in E[M] is multiplied by %s over the net", sci(e.gain.lo))
@@ -207,8 +209,8 @@ func (w *walker) fm1() FM1 {
 		f.MeanRatio, f.Log10MeanRatio = num.Unknown, num.Unknown
 	}
 	f.Summary += fmt.Sprintf(": %s (ok within 10^%d either way)", f.Verdict, FM1Log10Threshold)
-	if w.unknownGain > 0 {
-		f.Summary += fmt.Sprintf("; %s left out, measure with probe", plural(w.unknownGain, "pooling layer"))
+	if w.noGain.total() > 0 {
+		f.Summary += fmt.Sprintf("; %s left out, measure with probe", w.noGain)
 	}
 	f.Advice = w.fm1Advice(f.Verdict)
 	return f
@@ -351,10 +353,12 @@ func (w *walker) fm2() FM2 {
 	f := FM2{
 		LogVar: num.Number(e.fm2), LogVarTotal: num.Unknown, Beta: w.beta, FiveBeta: 5 * w.beta,
 		Exact: w.fm2Exact, UpperBound: w.fm2Upper, Terms: w.plainReLUs + len(w.blocks) - w.fm2Unknown,
-		UnknownLayers: w.fm2Unknown + w.unknownGain, OKBelow: FM2OKBelow, FailingFrom: FM2FailingFrom,
+		UnknownLayers: w.fm2Unknown + w.noGain.total(), OKBelow: FM2OKBelow, FailingFrom: FM2FailingFrom,
 	}
 	for _, bl := range w.blocks {
-		f.UpperBound = f.UpperBound || bl.endReLU
+		// An identity block ending in a ReLU contributes its largest
+		// value over the stream shapes.
+		f.UpperBound = f.UpperBound || bl.identity() && bl.endReLU()
 	}
 	if !math.IsNaN(w.logVar) {
 		f.LogVarTotal = num.Number(w.logVar)
@@ -370,6 +374,9 @@ func (w *walker) fm2() FM2 {
 	}
 	f.Summary = fmt.Sprintf("%s = %.4g (%s; beta = %.4g, 5 beta = %.4g): %s (ok below %g, failing from %g)",
 		what, e.fm2, kind, w.beta, 5*w.beta, f.Verdict, FM2OKBelow, FM2FailingFrom)
+	if w.noFM2.total() > 0 {
+		f.Summary += fmt.Sprintf("; the fluctuations of %s are left out, measure with probe", w.noFM2)
+	}
 	f.Advice = w.fm2Advice(f.Verdict)
 	return f
 }
@@ -406,6 +413,39 @@ func (w *walker) fm2Advice(verdict string) Advice {
 	return a
 }
 
+// tally counts parts of a net by noun, in the order of their first appearance.
+type tally struct {
+	nouns  []string
+	counts map[string]int
+}
+
+func (t *tally) add(noun string) {
+	if t.counts == nil {
+		t.counts = map[string]int{}
+	}
+	if t.counts[noun] == 0 {
+		t.nouns = append(t.nouns, noun)
+	}
+	t.counts[noun]++
+}
+
+func (t tally) total() int {
+	n := 0
+	for _, c := range t.counts {
+		n += c
+	}
+	return n
+}
+
+// String writes the counts, e.g. "2 pooling layers, 1 normalization layer".
+func (t tally) String() string {
+	parts := make([]string, len(t.nouns))
+	for i, noun := range t.nouns {
+		parts[i] = plural(t.counts[noun], noun)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // plural writes "1 layer" or "3 layers".
 func plural(n int, noun string) string {
 	if n == 1 {
@@ -417,6 +457,9 @@ func plural(n int, noun string) string {
 // sci writes e^ln in scientific notation with its power of ten, e.g.
 // "1.2e-39 (10^-38.9)"; it stays finite where the value itself overflows.
 func sci(ln float64) string {
+	if math.IsInf(ln, -1) {
+		return "0"
+	}
 	l10 := ln / math.Ln10
 	if math.Abs(l10) < 300 {
 		return fmt.Sprintf("%.3g (10^%.3g)", math.Exp(ln), l10)

@@ -89,8 +89,12 @@ type walker struct {
 	cCount     int
 	plainReLUs int
 	minWidth   int
-	// unknownGain counts layers whose gain has no closed form (pooling).
-	unknownGain int
+	// noGain counts the layers whose gain has no closed form (pooling,
+	// normalization, unrecognized parts), noFM2 the parts whose
+	// fluctuations are left out of FM2 (pooling has none), and noMean
+	// names the kind of the first layer without a mean map.
+	noGain, noFM2 tally
+	noMean        string
 
 	second      float64 // ln E[M_j^2]/M_0^2, NaN unknown
 	secondExact bool
@@ -174,21 +178,25 @@ func (w *walker) step(i int, l arch.Layer) Layer {
 		mm, known = meanMap{lo: id, hi: id, exact: true, homogeneous: true}, true
 		w.composeAffine(0, math.Inf(-1), true)
 		w.onlyDense = w.onlyDense && !l.In.Spatial
-	default: // pooling
+	case arch.MaxPool, arch.AvgPool, arch.GlobalAvgPool:
 		out.Kind = string(l.Kind)
-		out.Notes = append(out.Notes, "no closed form for the mean factor of pooling: measure it with probe")
-		w.unknownGain++
-		w.meanExact, w.gainExact = false, false
-		w.second, w.logMean, w.logVar = math.NaN(), math.NaN(), math.NaN()
-		w.secondExact, w.logExact = false, false
-		w.affineKnown = false
-		w.onlyDense = false
-		if w.rhoLo >= 0 {
+		w.unknown(&out, l, "pooling", "pooling layer", "no closed form for the mean factor of pooling: measure it with probe")
+		if w.rhoLo >= 0 { // pooling keeps a stream nonnegative
 			w.rhoLo = 0
-		} else {
-			w.rhoLo = -1
 		}
-		w.l4 = math.Min(1, 6/float64(l.Out.Size()))
+	case arch.Norm:
+		out.Kind = string(l.Kind)
+		w.unknown(&out, l, "normalization", "normalization layer",
+			fmt.Sprintf("no closed form for a normalization layer (%s): measure it with probe", l.Node.Norm))
+		w.noFM2.add("normalization layer")
+		w.rhoLo = -1
+	default: // arch.Other: a part of the graph that is no layer the theory knows
+		out.Kind = string(arch.Other)
+		out.Width, out.FanIn = 0, 0
+		w.unknown(&out, l, "unrecognized part", "unrecognized part",
+			fmt.Sprintf("no closed form for nodes %d-%d (%s), which form no layer the theory knows: measure them with probe", l.Nodes[0], l.Nodes[len(l.Nodes)-1], opsOf(w.g, l.Nodes)))
+		w.noFM2.add("unrecognized part")
+		w.rhoLo = -1
 	}
 	if known && prev.known() {
 		w.mean = mm.apply(prev)
@@ -231,6 +239,24 @@ func (w *walker) step(i int, l arch.Layer) Layer {
 	return out
 }
 
+// unknown records a layer that has no law: its row and everything
+// downstream of it that depends on the mean or the moments are Unknown.
+// what names its kind in the empirical variance's note, noun counts it in
+// the verdicts' summaries.
+func (w *walker) unknown(out *Layer, l arch.Layer, what, noun, note string) {
+	out.Notes = append(out.Notes, note)
+	w.noGain.add(noun)
+	if w.noMean == "" {
+		w.noMean = what
+	}
+	w.meanExact, w.gainExact = false, false
+	w.second, w.logMean, w.logVar = math.NaN(), math.NaN(), math.NaN()
+	w.secondExact, w.logExact = false, false
+	w.affineKnown = false
+	w.onlyDense = false
+	w.l4 = math.Min(1, 6/float64(l.Out.Size()))
+}
+
 // law is what the theory needs about the weights of one dense or conv layer.
 type law struct {
 	v, vb  float64 // realised weight and bias variance
@@ -247,12 +273,25 @@ type law struct {
 	// it is exact.
 	cover      float64
 	coverExact bool
+	// relu says a ReLU follows the layer; width is its width for the
+	// fluctuation theory (units or output channels).
+	relu  bool
+	width int
+}
+
+// gain returns the factor by which the layer multiplies E[M] and the bias
+// term it adds, in units of M_0: c and beta, halved by a ReLU (THEORY 2).
+func (lw law) gain() (a, b float64) {
+	if lw.relu {
+		return lw.c / 2, lw.beta / 2
+	}
+	return lw.c, lw.beta
 }
 
 func (w *walker) lawOf(l arch.Layer) law {
 	in := w.opt.Init
 	fi, fo := l.FanIn(), l.FanOut()
-	lw := law{v: in.Weight.Variance(fi, fo), kappa: in.Weight.Family.Kurtosis(), kappaB: 3, cover: 1, coverExact: true}
+	lw := law{v: in.Weight.Variance(fi, fo), kappa: in.Weight.Family.Kurtosis(), kappaB: 3, cover: 1, coverExact: true, relu: l.ReLU, width: l.Width()}
 	lw.zeroBias = in.Bias.IsZero()
 	if !lw.zeroBias {
 		lw.vb = in.Bias.Variance(fi, fo)
@@ -329,10 +368,7 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 		}
 		out.Notes = append(out.Notes, "conv: fluctuations use the channels as width, an upper estimate (THEORY 4)")
 	}
-	a, b := lw.c, lw.beta
-	if relu {
-		a, b = a/2, b/2
-	}
+	a, b := lw.gain()
 	mm := meanMap{lo: func(m float64) float64 { return affineLog(m, a, b) }, exact: lw.coverExact, homogeneous: lw.zeroBias}
 	mm.hi = mm.lo
 	w.plainGain += math.Log(a)
