@@ -45,9 +45,10 @@ func mustInit(t testing.TB, s string) weightinit.Init {
 }
 
 // dagNet builds a graph that is no spec: a scale read beside its own input
-// by an add, a ReLU that follows no weighted node, a node read by three
-// others, a branch scaled by eta = 0 and a flatten at the end, so that
-// slots are shared, written in place and kept alive in every way.
+// by an add and by a dense node, a ReLU that follows no weighted node, a
+// ReLU whose input is still to be read by an add, a branch scaled by
+// eta = 0 and a flatten at the end, so that slots are shared, written in
+// place, copied and kept alive in every way.
 func dagNet(t testing.TB) *arch.Graph {
 	t.Helper()
 	b, err := arch.NewBuilder(arch.Flat(6))
@@ -64,10 +65,12 @@ func dagNet(t testing.TB) *arch.Graph {
 	s1 := must(b.Scale("s1", r1, 0.5, 0, 0))
 	a1 := must(b.Add("a1", r1, s1))
 	r2 := must(b.ReLU("r2", a1))
-	d2 := must(b.Dense("d2", r1, 8))
+	d2 := must(b.Dense("d2", s1, 8))
+	r3 := must(b.ReLU("r3", d2))
 	a2 := must(b.Add("a2", r2, d2))
-	s2 := must(b.Scale("s2", a2, 0, 0, 0))
-	a3 := must(b.Add("a3", s2, a2))
+	a4 := must(b.Add("a4", a2, r3))
+	s2 := must(b.Scale("s2", a4, 0, 0, 0))
+	a3 := must(b.Add("a3", s2, a4))
 	f := must(b.Flatten("f", a3))
 	must(b.Dense("d3", f, 3))
 	g, err := b.Graph()

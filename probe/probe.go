@@ -8,12 +8,17 @@
 // Two samplers produce the same quantities:
 //
 //   - the network sampler draws every weight of a real float32 network and
-//     pushes the input and the tangent through it (dense layers, conv
-//     layers by im2col and GEMM, pooling, residual blocks), for any net and
-//     any law;
-//   - the exact sampler draws the lengths of a fully connected net with
-//     Gaussian weights and zero biases from their exact law, O(depth) scalar
-//     draws per sample instead of sum_j n_j n_{j-1} (THEORY.md 3.1).
+//     pushes the input and the tangent through its graph node by node
+//     (dense nodes, conv nodes by im2col and GEMM, ReLUs, pooling, scales
+//     and the adds that join residual paths, in any arrangement the graph
+//     holds; normalization placeholders it refuses), for any law;
+//   - the exact sampler draws the lengths of a fully connected net (every
+//     layer a dense layer) with Gaussian weights and zero biases from their
+//     exact law, O(depth) scalar draws per sample instead of
+//     sum_j n_j n_{j-1} (THEORY.md 3.1).
+//
+// Both report per layer as package arch recognizes layers (Graph.Layers):
+// one row per layer, measured at the layer's last node.
 //
 // Results do not depend on the number of workers: sample i always draws from
 // the PCG stream (seed, i), each sample's values land in a row of a table
