@@ -27,10 +27,10 @@ type Section struct {
 	Claim string
 	// Criterion is how code decides whether the claim held.
 	Criterion string
-	// Verdict is the outcome: "held", "did not hold" or "not checked".
-	Verdict string
-	// Measured summarises what was measured, in words and numbers.
-	Measured []string
+	// Verdict is the outcome of the check.
+	Verdict Verdict
+	// Measured are the findings the verdict rests on, in words and numbers.
+	Measured []Finding
 	// Settings are the hyperparameters and other choices of the section.
 	Settings []KV
 	Figures  []Figure
@@ -55,14 +55,25 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"png": func(b []byte) template.URL {
 		return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
 	},
-	"verdictClass": func(v string) string {
+	"verdictClass": func(v Verdict) string {
 		switch v {
-		case "held":
+		case Held:
 			return "ok"
-		case "did not hold":
+		case NotHeld:
 			return "bad"
 		}
 		return "none"
+	},
+	"findingTag": func(k FindingKind) string {
+		switch k {
+		case Passed:
+			return "met"
+		case Failed:
+			return "failed"
+		case Unchecked:
+			return "not checked"
+		}
+		return ""
 	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
@@ -73,6 +84,8 @@ table{border-collapse:collapse;margin:.8em 0;font-size:.92em}td,th{border:1px so
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 .verdict{display:inline-block;padding:.15em .6em;border-radius:.3em;font-weight:bold}
 .ok{background:#d8f5d8;color:#135213}.bad{background:#f8d8d8;color:#7a1111}.none{background:#eee;color:#555}
+.tag{display:inline-block;min-width:5.5em;font-size:.8em;font-weight:bold;text-transform:uppercase;letter-spacing:.03em}
+.passed .tag{color:#135213}.failed .tag{color:#7a1111}.unchecked .tag{color:#555}li.failed{background:#fdf0f0}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.9em;color:#555}
 dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weight:bold}dd{margin:0}
 </style></head><body>
@@ -84,7 +97,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weig
 <p><b>Claim.</b> {{.Claim}}</p>
 <p><b>Criterion.</b> {{.Criterion}}</p>
 <p><b>Verdict:</b> <span class="verdict {{verdictClass .Verdict}}">{{.Verdict}}</span></p>
-{{if .Measured}}<ul>{{range .Measured}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Measured}}<ul class="findings">{{range .Measured}}<li class="{{.Kind}}">{{with findingTag .Kind}}<span class="tag">{{.}}</span> {{end}}{{.Text}}</li>{{end}}</ul>{{end}}
 {{range .Figures}}<figure><img src="{{png .PNG}}" alt="{{.Caption}}"><figcaption>{{.Caption}}</figcaption></figure>{{end}}
 {{range .Tables}}<table><caption>{{.Caption}}</caption><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}

@@ -2,69 +2,84 @@ package report
 
 import (
 	"bytes"
-	"image/png"
-	"math"
+	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
 
-func TestLineChartRenders(t *testing.T) {
-	c := LineChart{Title: "mean length", XLabel: "depth", YLabel: "E[M_d]/M_0", LogY: true, Series: []Series{
-		{Name: "theory", X: []float64{1, 2, 3}, Y: []float64{1, 0.5, 0.25}, Dashed: true},
-		{Name: "measured", X: []float64{1, 2, 3}, Y: []float64{1.1, 0.45, math.NaN()},
-			YLow: []float64{1, 0.4, 0}, YHigh: []float64{1.2, 0.5, 0}, Missing: []float64{3}},
-	}}
-	p, err := c.Plot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Render(p, "png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img.Bounds().Dx() < 100 {
-		t.Errorf("image width %d", img.Bounds().Dx())
-	}
-	svg, err := Render(p, "svg")
-	if err != nil || !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("not reached")) {
-		t.Errorf("svg render: %v", err)
-	}
-	bad := LineChart{Series: []Series{{X: []float64{1}, Y: []float64{1, 2}}}}
-	if _, err := bad.Plot(); err == nil {
-		t.Error("mismatched series lengths: no error")
+func TestFormatNumber(t *testing.T) {
+	for v, want := range map[float64]string{25: "25", 0.15: "0.15", 0.1234: "0.123", 1234.6: "1235", -0.5: "−0.5", 1e-5: "1e−5",
+		2.5e7: "2.5e7", 0: "0", 3: "3", 100: "100"} {
+		if got := FormatNumber(v); got != want {
+			t.Errorf("FormatNumber(%g) = %q, want %q", v, got, want)
+		}
 	}
 }
 
-func TestHeatMapRenders(t *testing.T) {
-	h := HeatMap{Title: "epochs", X: []float64{8, 16}, Y: []float64{2, 4, 8}, ZLabel: "epochs to 20%",
-		Z: [][]float64{{1, 2}, {math.NaN(), 3}, {4, 5}}}
-	p, err := h.Plot()
+func TestValidateAndRender(t *testing.T) {
+	for _, bad := range []Chart{
+		LineChart{Series: []Series{{X: []float64{1}, Y: []float64{1, 2}}}},
+		LineChart{Series: []Series{{X: []float64{1}, Y: []float64{1}, YLow: []float64{0}}}},
+		HeatMap{X: []float64{1, 2}, Y: []float64{1}, Z: [][]float64{{1, 2}, {3, 4}}},
+		HeatMap{X: []float64{1, 2}, Y: []float64{1}, Z: [][]float64{{1}}},
+	} {
+		if _, err := Render(bad, "png"); err == nil || errors.Is(err, ErrNoRenderer) {
+			t.Errorf("%+v: error %v, want a validation error", bad, err)
+		}
+	}
+	good := LineChart{Series: []Series{{X: []float64{1}, Y: []float64{1}}}}
+	if _, err := Render(good, "png"); !errors.Is(err, ErrNoRenderer) {
+		t.Errorf("no renderer registered: error %v", err)
+	}
+	RegisterRenderer(func(c Chart, format string) ([]byte, error) { return []byte(format), nil })
+	defer RegisterRenderer(nil)
+	if b, err := Render(good, "svg"); err != nil || string(b) != "svg" {
+		t.Errorf("registered renderer: %q, %v", b, err)
+	}
+}
+
+func TestVerdictJSON(t *testing.T) {
+	type claim struct {
+		Verdict  Verdict   `json:"verdict"`
+		Measured []Finding `json:"measured"`
+	}
+	c := claim{Verdict: NotHeld, Measured: []Finding{{Kind: Failed, Text: "x"}, {Kind: Note, Text: "y"}}}
+	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Render(p, "png"); err != nil {
-		t.Fatal(err)
+	if want := `{"verdict":"did not hold","measured":[{"kind":"failed","text":"x"},{"kind":"note","text":"y"}]}`; string(b) != want {
+		t.Errorf("JSON %s, want %s", b, want)
 	}
-	h.Z = h.Z[:2]
-	if _, err := h.Plot(); err == nil {
-		t.Error("missing row: no error")
+	var back claim
+	if err := json.Unmarshal(b, &back); err != nil || back.Verdict != NotHeld || !slices.Equal(back.Measured, c.Measured) {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+	if err := json.Unmarshal([]byte(`{"verdict":"maybe"}`), &back); err == nil {
+		t.Error("verdict maybe: no error")
+	}
+	if _, err := json.Marshal(claim{Verdict: 7}); err == nil {
+		t.Error("verdict 7: no error")
+	}
+	if Held.String() != "held" || Verdict(9).String() != "verdict(9)" {
+		t.Errorf("String: %s, %s", Held, Verdict(9))
 	}
 }
 
 func TestDocumentEscapesAndEmbeds(t *testing.T) {
-	d := Document{Title: "t <1>", Sections: []Section{{Title: "Fig 1", Claim: "a & b", Verdict: "held",
-		Figures: []Figure{{Caption: "c", PNG: []byte{1, 2, 3}}},
-		Tables:  []Table{{Header: []string{"x"}, Rows: [][]string{{"<y>"}}}}}}}
+	d := Document{Title: "t <1>", Sections: []Section{{Title: "Fig 1", Claim: "a & b", Verdict: Held,
+		Measured: []Finding{{Kind: Failed, Text: "x < 1"}, {Kind: Note, Text: "plain"}},
+		Figures:  []Figure{{Caption: "c", PNG: []byte{1, 2, 3}}},
+		Tables:   []Table{{Header: []string{"x"}, Rows: [][]string{{"<y>"}}}}}}}
 	var b bytes.Buffer
 	if err := d.WriteHTML(&b); err != nil {
 		t.Fatal(err)
 	}
 	s := b.String()
-	for _, want := range []string{"t &lt;1&gt;", "a &amp; b", "data:image/png;base64,AQID", "&lt;y&gt;", `class="verdict ok"`} {
+	for _, want := range []string{"t &lt;1&gt;", "a &amp; b", "data:image/png;base64,AQID", "&lt;y&gt;", `class="verdict ok"`,
+		`<li class="failed"><span class="tag">failed</span> x &lt; 1</li>`, `<li class="note">plain</li>`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q", want)
 		}

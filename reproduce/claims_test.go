@@ -7,6 +7,7 @@ import (
 
 	"github.com/initscope/initscope/num"
 	"github.com/initscope/initscope/probe"
+	"github.com/initscope/initscope/report"
 	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/theory"
 )
@@ -24,11 +25,25 @@ func cellOf(epochs ...float64) *epochCell {
 	return c
 }
 
-// wantVerdict checks a claim's verdict, showing its findings on failure.
-func wantVerdict(t *testing.T, name string, c Claim, want Verdict) {
+// wantVerdict checks a claim's verdict, showing its findings on failure,
+// and that the findings agree with it: a failed condition for not held, an
+// unchecked one for not checked, neither for held.
+func wantVerdict(t *testing.T, name string, c Claim, want report.Verdict) {
 	t.Helper()
+	var lines []string
+	kinds := map[report.FindingKind]int{}
+	for _, f := range c.Measured {
+		lines = append(lines, f.Kind.String()+": "+f.Text)
+		kinds[f.Kind]++
+	}
 	if c.Verdict != want {
-		t.Errorf("%s: verdict %q, want %q; findings:\n  %s", name, c.Verdict, want, strings.Join(c.Measured, "\n  "))
+		t.Errorf("%s: verdict %q, want %q; findings:\n  %s", name, c.Verdict, want, strings.Join(lines, "\n  "))
+	}
+	switch {
+	case want == report.Held && (kinds[report.Failed] > 0 || kinds[report.Unchecked] > 0),
+		want == report.NotHeld && (kinds[report.Failed] == 0 || kinds[report.Unchecked] > 0),
+		want == report.NotChecked && kinds[report.Unchecked] == 0:
+		t.Errorf("%s: verdict %q with findings:\n  %s", name, c.Verdict, strings.Join(lines, "\n  "))
 	}
 	if c.Criterion == "" || c.Statement == "" || c.Panel == "" {
 		t.Errorf("%s: claim without criterion, statement or panel: %+v", name, c)
@@ -60,44 +75,44 @@ func synthFig1() *fig1Data {
 
 func TestCheckFig1(t *testing.T) {
 	d := synthFig1()
-	wantVerdict(t, "fig1a holds", checkFig1Length(d, 0), Held)
-	wantVerdict(t, "fig1b holds", checkFig1Training(d, 0), Held)
-	wantVerdict(t, "fig1a with missing tasks", checkFig1Length(d, 3), NotChecked)
-	wantVerdict(t, "fig1b with missing tasks", checkFig1Training(d, 1), NotChecked)
+	wantVerdict(t, "fig1a holds", checkFig1Length(d, 0), report.Held)
+	wantVerdict(t, "fig1b holds", checkFig1Training(d, 0), report.Held)
+	wantVerdict(t, "fig1a with missing tasks", checkFig1Length(d, 3), report.NotChecked)
+	wantVerdict(t, "fig1b with missing tasks", checkFig1Training(d, 1), report.NotChecked)
 
 	// He's length drifts by more than a decade.
 	d = synthFig1()
 	d.probe[initDepth{"he-normal", 40}].Log10MeanRatio = 1.5
-	wantVerdict(t, "fig1a, He drifts", checkFig1Length(d, 0), NotHeld)
+	wantVerdict(t, "fig1a, He drifts", checkFig1Length(d, 0), report.NotHeld)
 	// LeCun's length does not vanish.
 	d = synthFig1()
 	d.probe[initDepth{"lecun-normal", 40}].Log10MeanRatio = -0.5
-	wantVerdict(t, "fig1a, LeCun stays", checkFig1Length(d, 0), NotHeld)
+	wantVerdict(t, "fig1a, LeCun stays", checkFig1Length(d, 0), report.NotHeld)
 
 	// He slows down with depth: 0.1, 0.3, 0.6, 0.9 epochs is ~0.27 per doubling.
 	d = synthFig1()
 	for i, e := range []float64{0.1, 0.3, 0.6, 0.9} {
 		d.epochs[initDepth{"he-normal", d.depths[i]}] = cellOf(e, e)
 	}
-	wantVerdict(t, "fig1b, He slows down", checkFig1Training(d, 0), NotHeld)
+	wantVerdict(t, "fig1b, He slows down", checkFig1Training(d, 0), report.NotHeld)
 	// One He run fails to reach the target at depth 20.
 	d = synthFig1()
 	d.epochs[initDepth{"he-normal", 20}] = cellOf(0.1, math.NaN())
-	wantVerdict(t, "fig1b, a He run fails", checkFig1Training(d, 0), NotHeld)
+	wantVerdict(t, "fig1b, a He run fails", checkFig1Training(d, 0), report.NotHeld)
 	// LeCun trains as fast at every depth.
 	d = synthFig1()
 	for _, depth := range d.depths {
 		d.epochs[initDepth{"lecun-normal", depth}] = cellOf(0.5, 0.6)
 	}
-	wantVerdict(t, "fig1b, LeCun does not slow down", checkFig1Training(d, 0), NotHeld)
+	wantVerdict(t, "fig1b, LeCun does not slow down", checkFig1Training(d, 0), report.NotHeld)
 	// LeCun slows down by a factor 3 without failing: that is a slowdown.
 	d.epochs[initDepth{"lecun-normal", 40}] = cellOf(1.5, 1.8)
-	wantVerdict(t, "fig1b, LeCun slows down 3x", checkFig1Training(d, 0), Held)
+	wantVerdict(t, "fig1b, LeCun slows down 3x", checkFig1Training(d, 0), report.Held)
 
 	// A single depth cannot show a trend.
 	d = synthFig1()
 	d.depths = d.depths[:1]
-	wantVerdict(t, "fig1b, one depth", checkFig1Training(d, 0), NotChecked)
+	wantVerdict(t, "fig1b, one depth", checkFig1Training(d, 0), report.NotChecked)
 }
 
 // synthProbe is a probe result whose output layer (layer 1) has the given
@@ -141,10 +156,10 @@ func synthFig2() *fig2Data {
 
 func TestCheckFig2(t *testing.T) {
 	d := synthFig2()
-	wantVerdict(t, "fig2a holds", checkFig2Beta(d, 0), Held)
-	wantVerdict(t, "fig2b holds", checkFig2Profiles(d, 0), Held)
-	wantVerdict(t, "fig2c holds", checkFig2Variance(d, 0), Held)
-	wantVerdict(t, "fig2a with missing tasks", checkFig2Beta(d, 2), NotChecked)
+	wantVerdict(t, "fig2a holds", checkFig2Beta(d, 0), report.Held)
+	wantVerdict(t, "fig2b holds", checkFig2Profiles(d, 0), report.Held)
+	wantVerdict(t, "fig2c holds", checkFig2Variance(d, 0), report.Held)
+	wantVerdict(t, "fig2a with missing tasks", checkFig2Beta(d, 2), report.NotChecked)
 
 	// Epochs fall with beta.
 	d = synthFig2()
@@ -153,30 +168,30 @@ func TestCheckFig2(t *testing.T) {
 		e := 1 / betas[i]
 		d.epochs[k] = cellOf(e, e)
 	}
-	wantVerdict(t, "fig2a, epochs fall with beta", checkFig2Beta(d, 0), NotHeld)
+	wantVerdict(t, "fig2a, epochs fall with beta", checkFig2Beta(d, 0), report.NotHeld)
 
 	// One profile trains three times slower.
 	d = synthFig2()
 	d.profTrain[profileBeta{"alternating", 2}] = cellOf(0.9, 0.9)
-	wantVerdict(t, "fig2b, a profile 3x slower", checkFig2Profiles(d, 0), NotHeld)
+	wantVerdict(t, "fig2b, a profile 3x slower", checkFig2Profiles(d, 0), report.NotHeld)
 	// One profile fails.
 	d = synthFig2()
 	d.profTrain[profileBeta{"increasing", 1}] = cellOf(math.NaN(), math.NaN())
-	wantVerdict(t, "fig2b, a profile fails", checkFig2Profiles(d, 0), NotHeld)
+	wantVerdict(t, "fig2b, a profile fails", checkFig2Profiles(d, 0), report.NotHeld)
 
 	// The measured E[Var_hat] misses the theory by 10 SE at one point...
 	d = synthFig2()
 	d.probe[depthWidth{20, 20}].EmpiricalVariance.Z = 10
-	wantVerdict(t, "fig2c, a point off", checkFig2Variance(d, 0), NotHeld)
+	wantVerdict(t, "fig2c, a point off", checkFig2Variance(d, 0), report.NotHeld)
 	// ... which does not count where the sample is too small for the mean
 	// (10^6 samples, relative second moment 10^4).
 	d.probe[depthWidth{20, 20}].Layers[0].Theory.Log10SecondMomentRatio = 4
-	wantVerdict(t, "fig2c, a point with too few samples off", checkFig2Variance(d, 0), Held)
+	wantVerdict(t, "fig2c, a point with too few samples off", checkFig2Variance(d, 0), report.Held)
 	// With no point left to compare, the claim is not checked.
 	for _, p := range d.probe {
 		p.Samples = 10
 	}
-	wantVerdict(t, "fig2c, no point with enough samples", checkFig2Variance(d, 0), NotChecked)
+	wantVerdict(t, "fig2c, no point with enough samples", checkFig2Variance(d, 0), report.NotChecked)
 }
 
 // synthFig3 builds Figure 3 data in which the claims hold: eta = 1 explodes
@@ -208,32 +223,32 @@ func synthFig3() *fig3Data {
 
 func TestCheckFig3(t *testing.T) {
 	d := synthFig3()
-	wantVerdict(t, "fig3a holds", checkFig3Length(d, 0), Held)
-	wantVerdict(t, "fig3b holds", checkFig3Training(d, 0), Held)
-	wantVerdict(t, "fig3b with missing tasks", checkFig3Training(d, 4), NotChecked)
+	wantVerdict(t, "fig3a holds", checkFig3Length(d, 0), report.Held)
+	wantVerdict(t, "fig3b holds", checkFig3Training(d, 0), report.Held)
+	wantVerdict(t, "fig3b with missing tasks", checkFig3Training(d, 4), report.NotChecked)
 
 	// eta = 1 does not explode.
 	d = synthFig3()
 	for _, L := range d.blocks {
 		d.probe[fig3Key{endSchedule{"linear", "1"}, L}].Log10MeanRatio = 0.5
 	}
-	wantVerdict(t, "fig3a, eta = 1 flat", checkFig3Length(d, 0), NotHeld)
+	wantVerdict(t, "fig3a, eta = 1 flat", checkFig3Length(d, 0), report.NotHeld)
 	// 0.5^l exceeds its bound.
 	d = synthFig3()
 	d.probe[fig3Key{endSchedule{"relu", "0.5^l"}, 40}].Log10MeanRatio = 1.5
-	wantVerdict(t, "fig3a, 0.5^l over its bound", checkFig3Length(d, 0), NotHeld)
+	wantVerdict(t, "fig3a, 0.5^l over its bound", checkFig3Length(d, 0), report.NotHeld)
 
 	// eta = 1 trains at the largest depth.
 	d = synthFig3()
 	d.epochs[fig3Key{endSchedule{"relu", "1"}, 40}] = cellOf(0.5, 0.7)
-	wantVerdict(t, "fig3b, eta = 1 trains deep", checkFig3Training(d, 0), NotHeld)
+	wantVerdict(t, "fig3b, eta = 1 trains deep", checkFig3Training(d, 0), report.NotHeld)
 	// 0.5^l slows down with depth.
 	d = synthFig3()
 	for i, L := range d.blocks {
 		e := 0.1 + 0.4*float64(i)
 		d.epochs[fig3Key{endSchedule{"relu", "0.5^l"}, L}] = cellOf(e, e)
 	}
-	wantVerdict(t, "fig3b, 0.5^l slows down", checkFig3Training(d, 0), NotHeld)
+	wantVerdict(t, "fig3b, 0.5^l slows down", checkFig3Training(d, 0), report.NotHeld)
 }
 
 // TestFig3Bounds checks which schedules the theory bounds at every depth:

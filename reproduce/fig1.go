@@ -345,7 +345,7 @@ func renderFig1(fd *figureData, out *outputs) ([]section, error) {
 	xs := floats(d.depths)
 
 	// Panel (a): lengths.
-	var measured, theory []report.Series
+	var lengths []report.Series
 	var lengthRows, lengthTable [][]string
 	for _, in := range d.inits {
 		ls := make([]*probe.LayerReport, len(d.depths))
@@ -366,8 +366,7 @@ func renderFig1(fd *figureData, out *outputs) ([]section, error) {
 			lengthRows = append(lengthRows, line)
 		}
 		lengthTable = append(lengthTable, row)
-		measured = append(measured, lengthSeries(in, xs, ls))
-		theory = append(theory, theorySeries(in+" theory", xs, th))
+		lengths = append(lengths, lengthSeries(in, xs, ls), theorySeries(in, report.Theory, xs, th))
 	}
 	if err := out.csv("fig1_length.csv", []string{"init", "c_half", "depth", "theory_log10_mean_ratio", "theory_exact",
 		"measured_mean_ratio", "measured_mean_ratio_se", "measured_log10_mean_ratio", "measured_log_var", "heavy_tail"}, lengthRows); err != nil {
@@ -375,9 +374,9 @@ func renderFig1(fd *figureData, out *outputs) ([]section, error) {
 	}
 	figA, err := out.plot("fig1a_length", report.LineChart{
 		Title:  "Fig. 1(a): mean output length vs depth (fc, width = depth)",
-		XLabel: "depth d (hidden layers, each of width d)", YLabel: "E[M_d] / M_0", LogY: true,
-		Series: colored(measured, theory),
-	}, fmt.Sprintf("Measured E[M_d]/M_0 (solid, ± SE over %d initializations; %s) and the theory (dashed); "+
+		XLabel: "depth d (hidden layers, each of width d)", YLabel: "E[M_d] / M_0", LogY: true, XTicks: xs,
+		LegendTitle: "initialization", Series: lengths,
+	}, fmt.Sprintf("Measured E[M_d]/M_0 (markers, solid, ± SE over %d initializations; %s) and the theory (dashed); "+
 		"M_d is the last hidden layer, the input is MNIST test image 0", d.samples, d.samplerText()))
 	if err != nil {
 		return nil, err
@@ -401,8 +400,10 @@ func renderFig1(fd *figureData, out *outputs) ([]section, error) {
 	}
 	figB, err := out.plot("fig1b_epochs", report.LineChart{
 		Title:  "Fig. 1(b): epochs to 20% test accuracy vs depth (MNIST, width = depth)",
-		XLabel: "depth d (= width)", YLabel: "epochs to 20% test accuracy", Series: curves,
-	}, "Mean ± SE over the runs that reached 20% (drawn where at least half did); crosses on the top edge: fewer than half of the runs reached 20% within the epoch cap")
+		XLabel: "depth d (= width)", YLabel: "epochs to 20% test accuracy", XTicks: xs,
+		LegendTitle: "initialization", Series: curves,
+	}, "Mean ± SE over the runs that reached 20% (drawn where at least half did); markers in the top band, \"not reached\": "+
+		"fewer than half of the runs reached 20% within the epoch cap")
 	if err != nil {
 		return nil, err
 	}

@@ -376,14 +376,14 @@ func renderFig2(fd *figureData, out *outputs) ([]section, error) {
 	xw, yd := floats(d.widths), floats(d.depths)
 	figEpochs, err := out.plot("fig2a_epochs_heatmap", report.HeatMap{
 		Title: "Fig. 2(a): epochs to 20% test accuracy (he-normal, MNIST)", XLabel: "width n", YLabel: "depth d",
-		X: xw, Y: yd, Z: epochZ, ZLabel: "epochs to 20%",
-	}, "Mean epochs to 20% over the runs that reached it; grey: fewer than half of the runs reached 20% within the cap")
+		X: xw, Y: yd, Z: epochZ, ZLabel: "epochs to 20%", NaNLabel: "not reached",
+	}, "Mean epochs to 20% over the runs that reached it; grey, \"not reached\": fewer than half of the runs reached 20% within the cap")
 	if err != nil {
 		return nil, err
 	}
 	figVar, err := out.plot("fig2a_logvar_heatmap", report.HeatMap{
 		Title: "Fig. 2(a): measured Var[ln M_d] (he-normal)", XLabel: "width n", YLabel: "depth d",
-		X: xw, Y: yd, Z: varZ, ZLabel: "Var[ln M_d]",
+		X: xw, Y: yd, Z: varZ, ZLabel: "Var[ln M_d]", NaNLabel: "no data",
 	}, "Variance of ln(M_d/M_0) over independent initializations (theory ~ 5 beta)")
 	if err != nil {
 		return nil, err
@@ -396,12 +396,13 @@ func renderFig2(fd *figureData, out *outputs) ([]section, error) {
 			xs = append(xs, float64(depth)/float64(w))
 			cells = append(cells, d.epochs[depthWidth{depth, w}])
 		}
-		byDepth = append(byDepth, epochSeries(fmt.Sprintf("depth %d", depth), xs, cells))
+		byDepth = append(byDepth, epochSeries(fmt.Sprint(depth), xs, cells))
 	}
 	figBeta, err := out.plot("fig2a_epochs_beta", report.LineChart{
-		Title: "Fig. 2(a): epochs to 20% vs beta = depth/width", XLabel: "beta = sum 1/n_j", YLabel: "epochs to 20% test accuracy",
-		LogX: true, Series: byDepth,
-	}, "The grid's points against beta, one curve per depth: FM2 predicts they collapse onto one curve; crosses: fewer than half of the runs reached 20%")
+		Title: "Fig. 2(a): epochs to 20% vs β = depth/width", XLabel: "β = Σ 1/n_j", YLabel: "epochs to 20% test accuracy",
+		LogX: true, LegendTitle: "depth", Series: byDepth,
+	}, "The grid's points against beta, one curve per depth: FM2 predicts they collapse onto one curve; markers in the top band, "+
+		"\"not reached\": fewer than half of the runs reached 20%")
 	if err != nil {
 		return nil, err
 	}
@@ -435,14 +436,15 @@ func renderFig2(fd *figureData, out *outputs) ([]section, error) {
 	}
 	figProf, err := out.plot("fig2b_profiles", report.LineChart{
 		Title:  fmt.Sprintf("Fig. 2(b): equal depth (%d) and beta, different width profiles", d.profDepth),
-		XLabel: "beta = sum 1/n_j", YLabel: "epochs to 20% test accuracy", Series: profCurves,
-	}, "One curve per width profile; the claim is that they coincide")
+		XLabel: "β = Σ 1/n_j", YLabel: "epochs to 20% test accuracy", XTicks: d.betas,
+		LegendTitle: "width profile", Series: profCurves,
+	}, "One curve per width profile; the claim is that they coincide; markers in the top band, \"not reached\": fewer than half of the runs reached 20%")
 	if err != nil {
 		return nil, err
 	}
 
 	// E[Var_hat] against beta.
-	var evMeasured, evTheory []report.Series
+	var ev []report.Series
 	for _, depth := range d.depths {
 		var xs, ys, ses, th []float64
 		for _, w := range slices.Backward(d.widths) {
@@ -453,13 +455,13 @@ func renderFig2(fd *figureData, out *outputs) ([]section, error) {
 			}
 			ys, ses, th = append(ys, y), append(ses, se), append(th, math.Log10(t))
 		}
-		evMeasured = append(evMeasured, valueSeries(fmt.Sprintf("depth %d", depth), xs, ys, ses))
-		evTheory = append(evTheory, theorySeries(fmt.Sprintf("depth %d theory", depth), xs, th))
+		name := fmt.Sprint(depth)
+		ev = append(ev, valueSeries(name, xs, ys, ses), theorySeries(name, report.Theory, xs, th))
 	}
 	figEV, err := out.plot("fig2c_empirical_variance", report.LineChart{
-		Title: "Fig. 2(c): E[Var_hat[M]]/M_0^2 vs beta (he-normal)", XLabel: "beta = depth/width", YLabel: "E[Var_hat[M]] / M_0^2",
-		LogX: true, LogY: true, Series: colored(evMeasured, evTheory),
-	}, "Measured (solid, ± SE) and exact theory (dashed), one colour per depth")
+		Title: "Fig. 2(c): E[Var_hat[M]]/M_0^2 vs β (he-normal)", XLabel: "β = depth/width", YLabel: "E[Var_hat[M]] / M_0^2",
+		LogX: true, LogY: true, LegendTitle: "depth", Series: ev,
+	}, "Measured (markers, solid, ± SE) and exact theory (dashed), one colour and marker per depth")
 	if err != nil {
 		return nil, err
 	}

@@ -360,6 +360,10 @@ func (d *fig3Data) cells(schedule string) []*epochCell {
 	return out
 }
 
+// etaTitle heads the legends of Figure 3's plots, whose curves are the
+// schedules.
+const etaTitle = "residual scale η_l"
+
 func renderFig3(fd *figureData, out *outputs) ([]section, error) {
 	d, err := newFig3Data(fd)
 	if err != nil {
@@ -369,7 +373,7 @@ func renderFig3(fd *figureData, out *outputs) ([]section, error) {
 	var rows, lengthTable [][]string
 	var figs []report.Figure
 	for _, end := range d.ends {
-		var measured, theoryLo, theoryHi []report.Series
+		var lengths []report.Series
 		for _, s := range d.schedules {
 			es := endSchedule{end, s}
 			ls := make([]*probe.LayerReport, len(d.blocks))
@@ -400,22 +404,21 @@ func renderFig3(fd *figureData, out *outputs) ([]section, error) {
 				row = append(row, fmt.Sprintf("%s (theory %s)", log10Cell(d.measuredLog10(k)), theoryText))
 			}
 			lengthTable = append(lengthTable, row)
-			measured = append(measured, lengthSeries("eta = "+s, xs, ls))
+			lengths = append(lengths, lengthSeries(s, xs, ls))
 			if end == "linear" {
-				theoryLo = append(theoryLo, theorySeries("eta = "+s+" theory", xs, lo))
+				lengths = append(lengths, theorySeries(s, report.Theory, xs, lo))
 			} else {
-				theoryLo = append(theoryLo, theorySeries("eta = "+s+" lower bound", xs, lo))
-				theoryHi = append(theoryHi, theorySeries("eta = "+s+" upper bound", xs, hi))
+				lengths = append(lengths, theorySeries(s, report.Bound, xs, lo), theorySeries(s, report.Bound, xs, hi))
 			}
 		}
-		caption := "Measured (solid, ± SE) and the exact theory (dashed)"
+		caption := "Measured (markers, solid, ± SE) and the exact theory (dashed)"
 		if end != "linear" {
-			caption = "Measured (solid, ± SE) and the theory's lower and upper bounds (dashed): for modules ending in a ReLU the theory gives only bounds"
+			caption = "Measured (markers, solid, ± SE) and the theory's lower and upper bounds (dotted): for modules ending in a ReLU the theory gives only bounds"
 		}
 		f, err := out.plot("fig3a_length_"+end, report.LineChart{
 			Title:  fmt.Sprintf("Fig. 3(a): residual nets, modules ending %s (input: %s)", end, d.dataName()),
-			XLabel: "residual blocks L", YLabel: "E[M_L] / M_0", LogY: true,
-			Series: colored(measured, theoryLo, theoryHi),
+			XLabel: "residual blocks L", YLabel: "E[M_L] / M_0", LogY: true, XTicks: xs,
+			LegendTitle: etaTitle, Series: lengths,
 		}, caption)
 		if err != nil {
 			return nil, err
@@ -432,7 +435,7 @@ func renderFig3(fd *figureData, out *outputs) ([]section, error) {
 	var epochRows, epochTable [][]string
 	for _, s := range d.schedules {
 		cells := d.cells(s)
-		curves = append(curves, epochSeries("eta = "+s, xs, cells))
+		curves = append(curves, epochSeries(s, xs, cells))
 		row := []string{s}
 		for i, L := range d.blocks {
 			row = append(row, cells[i].text())
@@ -445,8 +448,10 @@ func renderFig3(fd *figureData, out *outputs) ([]section, error) {
 	}
 	figB, err := out.plot("fig3b_epochs", report.LineChart{
 		Title:  fmt.Sprintf("Fig. 3(b): epochs to 20%% test accuracy, residual nets on %s", d.dataName()),
-		XLabel: "residual blocks L", YLabel: "epochs to 20% test accuracy", LogX: true, Series: curves,
-	}, "Mean ± SE over the runs that reached 20% (drawn where at least half did); crosses: fewer than half of the runs reached 20% within the cap (or diverged)")
+		XLabel: "residual blocks L", YLabel: "epochs to 20% test accuracy", LogX: true, XTicks: xs,
+		LegendTitle: etaTitle, Series: curves,
+	}, "Mean ± SE over the runs that reached 20% (drawn where at least half did); markers in the top band, \"not reached\": "+
+		"fewer than half of the runs reached 20% within the cap (or diverged)")
 	if err != nil {
 		return nil, err
 	}

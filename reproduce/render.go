@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"gonum.org/v1/plot"
-
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/report"
 	"github.com/initscope/initscope/task"
@@ -113,27 +111,12 @@ func (o *outputs) csv(name string, header []string, rows [][]string) error {
 	return o.write(name, b.Bytes())
 }
 
-// plotter is a chart of package report.
-type plotter interface{ Plot() (*plot.Plot, error) }
-
 // plot writes a chart as NAME.png and NAME.svg and returns it as a report
 // figure with the caption.
-func (o *outputs) plot(name string, c plotter, caption string) (report.Figure, error) {
-	lc, isLine := c.(report.LineChart)
-	if isLine {
-		lc = drawable(lc)
-		c = lc
-	}
-	p, err := c.Plot()
-	if err != nil {
-		return report.Figure{}, fmt.Errorf("%s: %v", name, err)
-	}
-	if isLine {
-		tidy(p, lc)
-	}
+func (o *outputs) plot(name string, c report.Chart, caption string) (report.Figure, error) {
 	var png []byte
 	for _, format := range []string{"png", "svg"} {
-		b, err := report.Render(p, format)
+		b, err := report.Render(c, format)
 		if err != nil {
 			return report.Figure{}, fmt.Errorf("%s.%s: %v", name, format, err)
 		}
@@ -433,10 +416,9 @@ func writeReport(res *experiment.Results, secs []section, rd *Rendered, out *out
 		Meta: runMeta(res, rd),
 	}
 	for _, s := range secs {
-		measured := s.claim.Measured
 		doc.Sections = append(doc.Sections, report.Section{
 			Title: s.claim.Title, Claim: s.claim.Statement, Criterion: s.claim.Criterion,
-			Verdict: string(s.claim.Verdict), Measured: measured,
+			Verdict: s.claim.Verdict, Measured: s.claim.Measured,
 			Settings: s.settings, Figures: s.figures, Tables: s.tables,
 		})
 	}

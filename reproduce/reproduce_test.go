@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/initscope/initscope/experiment"
+	"github.com/initscope/initscope/report"
 	"github.com/initscope/initscope/task"
 )
 
@@ -144,7 +145,7 @@ func TestTinyReproduction(t *testing.T) {
 		t.Errorf("half done: %d tasks, %d done, %d missing; ran %d of %d", rd.Tasks, rd.Done, rd.Missing, first.Done, len(tasks))
 	}
 	for _, c := range rd.Claims {
-		if c.Verdict != NotChecked {
+		if c.Verdict != report.NotChecked {
 			t.Errorf("%s: verdict %q with half the tasks missing", c.Panel, c.Verdict)
 		}
 	}

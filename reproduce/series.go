@@ -3,33 +3,11 @@ package reproduce
 import (
 	"fmt"
 	"math"
-	"strconv"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
 
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/probe"
 	"github.com/initscope/initscope/report"
 )
-
-// colored lays out groups of series (measured, theory, ...) so that the j-th
-// series of every group is drawn in the same colour. report colours a chart's
-// series by position, cycling through plotutil.DefaultColors, so each group
-// starts at a multiple of the palette's size; the padding series are empty,
-// which report draws as nothing, with no legend entry.
-func colored(groups ...[]report.Series) []report.Series {
-	n := len(plotutil.DefaultColors)
-	var out []report.Series
-	for _, g := range groups {
-		for len(out)%n != 0 {
-			out = append(out, report.Series{})
-		}
-		out = append(out, g...)
-	}
-	return out
-}
 
 // epochSeries is one curve of epochs to the target against x: the mean ±
 // SE where at least half of the runs reached the target, a "not reached"
@@ -93,10 +71,10 @@ func valueSeries(name string, xs, ys, ses []float64) report.Series {
 	return s
 }
 
-// theorySeries is a dashed curve of 10^log10s against x; NaN values are
-// left out.
-func theorySeries(name string, xs, log10s []float64) report.Series {
-	s := report.Series{Name: name, Dashed: true}
+// theorySeries is a curve of 10^log10s against x in the role (theory or
+// bound) of the measured series of the same name; NaN values are left out.
+func theorySeries(name string, role report.Role, xs, log10s []float64) report.Series {
+	s := report.Series{Name: name, Role: role}
 	for i, v := range log10s {
 		if finite(v) {
 			s.X = append(s.X, xs[i])
@@ -104,94 +82,6 @@ func theorySeries(name string, xs, log10s []float64) report.Series {
 		}
 	}
 	return s
-}
-
-// drawable turns off a log axis with fewer than two distinct values to
-// show (no point reached the target, say): gonum cannot draw a log axis
-// over an empty or one-point range.
-func drawable(c report.LineChart) report.LineChart {
-	xs, ys := map[float64]bool{}, map[float64]bool{}
-	for _, s := range c.Series {
-		for i := range s.X {
-			if finite(s.X[i]) && finite(s.Y[i]) && (!c.LogX || s.X[i] > 0) && (!c.LogY || s.Y[i] > 0) {
-				xs[s.X[i]], ys[s.Y[i]] = true, true
-			}
-		}
-	}
-	c.LogX = c.LogX && len(xs) > 1
-	c.LogY = c.LogY && len(ys) > 1
-	return c
-}
-
-// legendRoom is the fraction of a line chart's width its data keep: the
-// rest, on the right, is left empty for the legend.
-const legendRoom = 0.62
-
-// tidy adjusts a line chart drawn by report: log axes labelled at powers of
-// ten, and the x axis stretched so that the legend, in the top right
-// corner, covers no data.
-func tidy(p *plot.Plot, c report.LineChart) {
-	if c.LogY {
-		p.Y.Tick.Marker = decades{}
-	}
-	p.Legend.Left = false
-	p.Legend.TextStyle.Font.Size = vg.Points(8)
-	p.Legend.ThumbnailWidth = vg.Points(16)
-	if !(finite(p.X.Min) && finite(p.X.Max) && p.X.Max > p.X.Min) {
-		return // nothing drawn
-	}
-	if c.LogX {
-		p.X.Tick.Marker = decades{}
-		lo, hi := math.Log(p.X.Min), math.Log(p.X.Max)
-		p.X.Max = math.Exp(lo + (hi-lo)/legendRoom)
-	} else {
-		p.X.Max = p.X.Min + (p.X.Max-p.X.Min)/legendRoom
-	}
-}
-
-// decades marks a log axis at powers of ten, labelling every one (every
-// k-th when there are more than 8), and at 2 and 5 times them when the axis
-// spans two decades or less.
-type decades struct{}
-
-// Ticks returns the marks between min and max.
-func (decades) Ticks(min, max float64) []plot.Tick {
-	lo, hi := math.Floor(math.Log10(min)), math.Ceil(math.Log10(max))
-	if !finite(lo) || !finite(hi) {
-		return nil
-	}
-	step := math.Max(1, math.Ceil((hi-lo)/8))
-	var ticks []plot.Tick
-	add := func(v float64, label string) {
-		if v >= min && v <= max {
-			ticks = append(ticks, plot.Tick{Value: v, Label: label})
-		}
-	}
-	for e := lo; e <= hi; e++ {
-		v, _ := strconv.ParseFloat(fmt.Sprintf("1e%d", int(e)), 64) // exact, unlike math.Pow
-		label := ""
-		if math.Mod(e, step) == 0 {
-			label = tickLabel(v, int(e))
-		}
-		add(v, label)
-		for _, m := range []float64{2, 5} {
-			if hi-lo <= 2 {
-				add(m*v, tickLabel(m*v, int(e)))
-			} else {
-				add(m*v, "")
-			}
-		}
-	}
-	return ticks
-}
-
-// tickLabel writes a tick value 10^e (or 2 or 5 times it) plainly between
-// 0.001 and 1000, else in e-notation.
-func tickLabel(v float64, e int) string {
-	if e >= -3 && e <= 3 {
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return strconv.FormatFloat(v, 'g', 1, 64)
 }
 
 // floats converts ints to float64s.

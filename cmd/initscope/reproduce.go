@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"github.com/initscope/initscope/experiment"
+	// The charts of reproduce and sweep collect are drawn with
+	// gonum.org/v1/plot; reproduce itself depends on no plotting library.
+	_ "github.com/initscope/initscope/report/render"
 	"github.com/initscope/initscope/reproduce"
 	"github.com/initscope/initscope/task"
 )
