@@ -251,16 +251,20 @@ func TestResidualGrowth(t *testing.T) {
 }
 
 // TestDeterministicAcrossWorkers checks that the same seed gives the same
-// report, byte for byte, whatever the number of workers.
+// report, byte for byte, whatever the number of workers, for plain,
+// residual (ResNet v1) and general graphs.
 func TestDeterministicAcrossWorkers(t *testing.T) {
 	for _, c := range []struct {
-		spec, init string
+		name, init string
+		net        *arch.Graph
 		method     Method
 	}{
-		{mixedNet, "pytorch-default", Network},
-		{"fc:30-20x4-5", "he-normal", Exact},
+		{mixedNet, "pytorch-default", mustNet(t, mixedNet), Network},
+		{resNet, "he-uniform", mustNet(t, resNet), Network},
+		{"dag", "glorot-normal", dagNet(t), Network},
+		{"fc:30-20x4-5", "he-normal", mustNet(t, "fc:30-20x4-5"), Exact},
 	} {
-		net := mustNet(t, c.spec)
+		net := c.net
 		var first []byte
 		for _, w := range []int{1, 2, 5} {
 			rep := report(t, net, mustInit(t, c.init), testInput(net.Input().Size()), 300, c.method, w)
@@ -271,7 +275,7 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 			if first == nil {
 				first = b
 			} else if !bytes.Equal(b, first) {
-				t.Errorf("%s: %d workers give a different report than 1", c.spec, w)
+				t.Errorf("%s: %d workers give a different report than 1", c.name, w)
 			}
 		}
 	}
@@ -298,6 +302,7 @@ func TestBadOptions(t *testing.T) {
 		{"method", func(o *Options) { o.Init = mustInit(t, "he-uniform"); o.Method = Exact }},
 		{"method", func(o *Options) { o.Init.Bias = o.Init.Weight; o.Method = Exact }},
 		{"method", func(o *Options) { o.Net = mustNet(t, gapNet); o.Input = testInput(192); o.Method = Exact }},
+		{"method", func(o *Options) { o.Net = mustNet(t, "net:10,resdense10,dense2"); o.Method = Exact }},
 		{"net", func(o *Options) {
 			o.Net = mustNet(t, "net:1x4096x4096,conv16k3,conv16k3")
 			o.Input = make([]float64, 4096*4096)
