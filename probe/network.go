@@ -102,7 +102,7 @@ func newNetPlan(g *arch.Graph, layers []arch.Layer, init weightinit.Init, x []fl
 	p.steps[0].slot = a.get(2*g.Input().Size(), len(cons[0]))
 	for i := 1; i < len(g.Nodes); i++ {
 		st := &p.steps[i]
-		if err := p.check(g, st); err != nil {
+		if err := checkNode(g, st); err != nil {
 			return nil, err
 		}
 		a.assign(st, len(cons[i]))
@@ -119,9 +119,9 @@ func newNetPlan(g *arch.Graph, layers []arch.Layer, init weightinit.Init, x []fl
 	return p, nil
 }
 
-// check returns an error naming node st if the sampler cannot run it: an
-// op it does not know, or inputs that do not match the node.
-func (p *netPlan) check(g *arch.Graph, st *step) error {
+// checkNode returns an error naming node st of g if the sampler cannot run
+// it: an op it does not know, or inputs that do not match the node.
+func checkNode(g *arch.Graph, st *step) error {
 	want := 1
 	switch st.Op {
 	case arch.OpDense, arch.OpConv, arch.OpReLU, arch.OpScale, arch.OpMaxPool, arch.OpAvgPool, arch.OpGAP, arch.OpFlatten:
@@ -276,16 +276,10 @@ func newNetWorker(p *netPlan) *netWorker {
 
 // sample draws network index of the stream seed and writes its row:
 // log(M_j/M_0) for every layer, then log(||J u||^2/||u||^2) for a unit u
-// drawn uniformly on the sphere.
+// drawn uniformly on the sphere. The stream gives the n0 normal draws of u
+// first, then each weighted node's weights (row-major, as PyTorch lays them
+// out) and biases, in node order.
 func (w *netWorker) sample(seed, index uint64, row []float64) {
-	w.run(seed, index, row)
-}
-
-// run is sample, returning the output pair buffer and its log factors as
-// well. The stream gives the n0 normal draws of u first, then each weighted
-// node's weights (row-major, as PyTorch lays them out) and biases, in node
-// order.
-func (w *netWorker) run(seed, index uint64, row []float64) ([]float32, scales) {
 	w.stream.Seed(seed, index)
 	p := w.plan
 	n0 := len(p.input)
@@ -321,7 +315,6 @@ func (w *netWorker) run(seed, index uint64, row []float64) ([]float32, scales) {
 	}
 	last := &p.steps[len(p.steps)-1]
 	row[len(row)-1] = m.u + 2*last.logEta + math.Log(float64(last.Out.Size()))
-	return w.value(last.ID)
 }
 
 // output returns the pair buffer that node st writes.

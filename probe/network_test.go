@@ -228,7 +228,7 @@ func runOnce(t testing.TB, g *arch.Graph, init weightinit.Init, x []float64, see
 			tr.ju[id] = append(tr.ju[id], math.Exp(s.u)*float64(v[n+i]))
 		}
 	}
-	w.run(seed, index, tr.row)
+	w.sample(seed, index, tr.row)
 	return tr
 }
 
