@@ -69,11 +69,14 @@ func Render(res *experiment.Results) (*Rendered, error) {
 		for _, s := range secs {
 			rd.Claims = append(rd.Claims, s.claim)
 		}
-		b, err := json.MarshalIndent(rd.Claims, "", "  ")
-		if err != nil {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // "<= 1", not "\u003c= 1"
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rd.Claims); err != nil {
 			return nil, err
 		}
-		if err := out.write(ClaimsJSON, append(b, '\n')); err != nil {
+		if err := out.write(ClaimsJSON, b.Bytes()); err != nil {
 			return nil, err
 		}
 		if err := writeReport(res, secs, rd, out); err != nil {
