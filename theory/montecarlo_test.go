@@ -1,6 +1,7 @@
 package theory
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -100,8 +101,9 @@ func TestKurtosisTermMonteCarlo(t *testing.T) {
 }
 
 // TestResidualBlockMonteCarlo checks the exact moments of the block ratio
-// R = M_l/M_{l-1} of a residual block with Gaussian weights and zero biases,
-// given the stream's rho, for both module ends and two values of c.
+// R = M_l/M_{l-1} of an identity block with Gaussian weights and zero
+// biases, given the stream's rho, for both module ends, two values of c, and
+// a module whose hidden width m differs from the stream's n.
 func TestResidualBlockMonteCarlo(t *testing.T) {
 	const n, samples = 12, 100000
 	r0 := rand.New(rand.NewPCG(7, 7))
@@ -114,29 +116,25 @@ func TestResidualBlockMonteCarlo(t *testing.T) {
 		sx += v
 	}
 	rho := sx / (math.Sqrt(n) * math.Sqrt(sqNorm(x)))
-	for _, c := range []float64{2, 3} {
+	for _, c := range []struct {
+		c float64
+		m int
+	}{{2, n}, {3, n}, {2, 7}} {
 		for _, endReLU := range []bool{true, false} {
-			module := []law{{c: c, cover: 1, relu: true, width: n}, {c: c, cover: 1, relu: endReLU, width: n}}
-			bl := newBlock(module, nil, n, 0.8, false, 0)
+			module := []mcLayer{{c.m, c.c, true}, {n, c.c, endReLU}}
+			laws := []law{{c: c.c, cover: 1, relu: true, width: c.m}, {c: c.c, cover: 1, relu: endReLU, width: n}}
+			bl := newBlock(laws, nil, n, 0.8, false, 0)
 			w1, w2 := bl.ratioMoments(rho)
-			r := rand.New(rand.NewPCG(3, uint64(c)))
-			sd := math.Sqrt(c / n)
-			draw := func() float64 { return sd * r.NormFloat64() }
+			r := rand.New(rand.NewPCG(3, uint64(c.c)*uint64(c.m)))
 			var m1, m2 moments
 			for s := 0; s < samples; s++ {
-				h := randomLayer(x, n, draw, true)
-				y := randomLayer(h, n, draw, endReLU)
-				out := make([]float64, n)
-				for i := range out {
-					out[i] = x[i] + bl.eta*y[i]
-				}
-				ratio := sqNorm(out) / sqNorm(x)
+				ratio := sampleBlock(r, [][]float64{x}, module, nil, bl.eta, false)
 				m1.add(ratio)
 				m2.add(ratio * ratio)
 			}
-			name := "end=linear"
+			name := fmt.Sprintf("c=%g m=%d end=linear", c.c, c.m)
 			if endReLU {
-				name = "end=relu"
+				name = fmt.Sprintf("c=%g m=%d end=relu", c.c, c.m)
 			}
 			within5SE(t, name+" E[R]", &m1, w1)
 			within5SE(t, name+" E[R^2]", &m2, w2)

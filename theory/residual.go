@@ -246,7 +246,7 @@ func (bl block) postFactor() (lo, hi float64, exact bool, note string) {
 	case !bl.post:
 		return 0, 0, true, ""
 	case bl.skipNonneg() && bl.endReLU():
-		return 0, 0, true, ""
+		return 0, 0, true, "ReLU after the join: both paths are nonnegative, so it changes nothing"
 	case bl.skipSymmetric() && !bl.endReLU():
 		return -math.Ln2, -math.Ln2, true, ""
 	case bl.skipNonneg() || bl.skipSymmetric():
@@ -405,7 +405,7 @@ func (bl block) fluctuation() (step, lnSecond float64, why string) {
 		_, m2 := bl.ratioMoments(0)
 		return step, math.Log(m2), ""
 	case bl.identity():
-		return nan, nan, "a ReLU after the join of an identity skip and a stream of unknown sign"
+		return nan, nan, "a ReLU after the join of an identity skip, with a linear module end or a stream of unknown sign"
 	case len(bl.skip) != 1 || bl.skip[0].relu:
 		return nan, nan, "a shortcut that is not one linear layer"
 	case bl.post && bl.endReLU():
