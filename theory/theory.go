@@ -13,8 +13,15 @@
 // The mean E[M_j] is exact for every symmetric weight and bias law in dense
 // layers (THEORY 2), in conv layers whose taps cover every input pixel equally
 // often (1x1 kernels at stride 1; otherwise zero padding and strides make it an
-// estimate that assumes spatially uniform energy), and in residual blocks whose
-// module ends linear (THEORY 5). Blocks whose module ends in a ReLU get bounds.
+// estimate that assumes spatially uniform energy), in residual blocks whose
+// module ends linear (THEORY 5), and in ResNet v1 blocks with a projection
+// shortcut, whatever their module's end (the cross term vanishes), halved
+// exactly by a ReLU after the join when the module ends linear. Blocks whose
+// module ends in a ReLU on an identity skip, and ReLUs after other joins,
+// get bounds (see block in residual.go for the derivations). Normalization
+// placeholders and parts of a graph that are no known layer get a row of
+// nulls with the reason, and everything downstream that depends on them is
+// null too: measure those with probe.
 //
 // Second moments and log moments are exact for Gaussian weights with zero (or,
 // for second moments, Gaussian) biases in dense layers: the ratios
@@ -85,12 +92,13 @@ type Prediction struct {
 	M0 num.Number `json:"m0"`
 	// InputL4 is the ||x||_4^4/||x||_2^4 used for the first layer.
 	InputL4 num.Number `json:"input_l4"`
-	// Depth is the number of ReLU layers, those inside residual modules
-	// included (arch.Graph.ReLULayers).
+	// Depth is the number of ReLU layers, those inside residual modules and
+	// after residual joins included (arch.Graph.ReLULayers).
 	Depth int `json:"depth"`
 	// Beta is the sum of 1/width over the ReLU layers: units for dense
 	// layers, output channels for conv layers (THEORY 4), and the stream
-	// width for each ReLU layer inside a residual module. For residual nets
+	// width for each ReLU layer inside a residual module or after a
+	// residual join. For residual nets
 	// Beta overstates the fluctuations, which the scale eta damps: their FM2
 	// verdict uses the per-block second moments instead (see FM2).
 	Beta float64 `json:"beta"`
@@ -121,7 +129,8 @@ type Layer struct {
 	// Index is the layer's 1-based position in the net.
 	Index int `json:"index"`
 	// Kind is relu or linear (dense layers), conv-relu or conv-linear,
-	// maxpool, avgpool, gap, flatten or residual.
+	// maxpool, avgpool, gap, flatten, residual, norm (a normalization
+	// placeholder) or other (a part of the graph that is no known layer).
 	Kind string `json:"kind"`
 	// Spec is the layer in the compact grammar.
 	Spec string `json:"spec"`
@@ -144,9 +153,11 @@ type Layer struct {
 	Kurtosis num.Number `json:"kurtosis"`
 	// Gain is the factor by which the layer multiplies E[M] when the biases
 	// are zero: c/2 for a ReLU layer, c for a linear one, 1 + g eta^2 for a
-	// residual block whose module ends linear. It is Unknown for pooling
-	// layers and for blocks ending in a ReLU, which have GainLower and
-	// GainUpper instead. The product of the gains is FM1's signal gain.
+	// residual block whose module ends linear, c_P + g eta^2 for a block
+	// with a projection shortcut (halved by a ReLU after a linear module
+	// end). It is Unknown for pooling, normalization and unrecognized
+	// layers, and for blocks with bounds only, which have GainLower and
+	// GainUpper instead (a GainLower of 0 means no lower bound is known). The product of the gains is FM1's signal gain.
 	Gain      num.Number `json:"gain"`
 	GainLower num.Number `json:"gain_lower"`
 	GainUpper num.Number `json:"gain_upper"`

@@ -48,7 +48,8 @@ type FM1 struct {
 	// Verdict is ok, vanishing or exploding.
 	Verdict string `json:"verdict"`
 	// Certain is false when P has bounds that straddle a threshold or some
-	// layers (pooling) have no closed-form gain and are left out.
+	// layers (pooling, normalization, unrecognized parts) have no
+	// closed-form gain and are left out.
 	Certain bool `json:"certain"`
 	// Product is P and Log10Product its log10; where P has bounds (residual
 	// modules ending in a ReLU) Product and Log10Product are Unknown and the
@@ -81,7 +82,10 @@ type FM2 struct {
 	// Verdict is ok, warning or failing.
 	Verdict string `json:"verdict"`
 	// LogVar is V. It is exact for Gaussian weights with zero biases in
-	// dense nets with linear-ending residual modules if any.
+	// dense nets whose residual blocks, if any, have a linear-ending module
+	// or a projection shortcut (and no ReLU after a nonnegative module end).
+	// Blocks without a law for their fluctuations are left out and counted
+	// in UnknownLayers.
 	LogVar num.Number `json:"log_var"`
 	// LogVarTotal is Var[ln M_d] over all layers, linear ones included,
 	// when known (see the last layer's LogVar).
@@ -92,7 +96,8 @@ type FM2 struct {
 	FiveBeta float64 `json:"five_beta"`
 	// Exact says V is exact, or an exact upper bound when UpperBound (biases
 	// with Gaussian laws); UpperBound that it bounds the fluctuations from
-	// above (biases, conv layers, residual modules ending in a ReLU).
+	// above (biases, conv layers, modules ending in a ReLU on an identity
+	// skip).
 	Exact      bool `json:"exact"`
 	UpperBound bool `json:"upper_bound"`
 	// Terms counts the layers and blocks that V sums over; UnknownLayers
