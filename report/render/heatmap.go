@@ -23,9 +23,9 @@ const (
 	cellBorder = 1.0
 )
 
-// layout lays the heat map out on c: the cells, indexed by position and
-// labelled with the grid's values (so uneven grids stay readable), and the
-// colour bar to their right.
+// layoutHeatMap lays a heat map out on c: the cells, indexed by position
+// and labelled with the grid's values (so uneven grids stay readable), and
+// the colour bar to their right (none when no cell has a value).
 func layoutHeatMap(h report.HeatMap, c draw.Canvas) *figure {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, row := range h.Z {
@@ -35,9 +35,6 @@ func layoutHeatMap(h report.HeatMap, c draw.Canvas) *figure {
 			}
 		}
 	}
-	if lo > hi {
-		lo, hi = 0, 1
-	}
 	scale := colourScale{lo: lo, hi: hi}
 	p := newPlot(h.Title, h.XLabel, h.YLabel)
 	p.X.Min, p.X.Max = -0.5, float64(len(h.X))-0.5
@@ -45,6 +42,9 @@ func layoutHeatMap(h report.HeatMap, c draw.Canvas) *figure {
 	p.X.Tick.Marker, p.Y.Tick.Marker = indexTicks(h.X), indexTicks(h.Y)
 	p.X.Padding, p.Y.Padding = 0, 0
 	p.Add(cells{h: h, scale: scale})
+	if lo > hi {
+		return newFigure(p, c) // no values: no colour bar
+	}
 
 	ticks := linearTicks{}.Ticks(lo, hi)
 	if lo == hi {
@@ -56,7 +56,7 @@ func layoutHeatMap(h report.HeatMap, c draw.Canvas) *figure {
 		tickW = max(tickW, tsty.Width(t.Label))
 	}
 	lsty := yLabelStyle()
-	side := gap/2 + barWidth + tickLen + labelGap + tickW + labelGap + lsty.Height(h.ZLabel)
+	side := gap/2 + barWidth + tickLen + labelGap + tickW + labelGap + lsty.Height(h.ZLabel) + labelGap
 	f := newFigure(p, draw.Crop(c, 0, -side, 0, 0))
 	d, x0 := f.data(), f.area.Max.X+gap/2
 	bar := vg.Rectangle{Min: vg.Point{X: x0, Y: d.Min.Y}, Max: vg.Point{X: x0 + barWidth, Y: d.Max.Y}}

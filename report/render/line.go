@@ -83,15 +83,18 @@ func (e *extent) add(v float64) {
 func (e extent) empty() bool { return e.lo > e.hi }
 
 // padded returns the extent widened by rangePad of its span at each end;
-// a single value gets a span of its own (a decade on a log axis).
+// a single value gets a span of its own (a decade on a log axis, half the
+// value either side on a linear one).
 func (e extent) padded() extent {
 	switch {
 	case e.empty():
 		e.lo, e.hi = 0, 1
 	case e.lo == e.hi && e.log:
 		e.lo, e.hi = e.lo-0.5, e.hi+0.5
+	case e.lo == 0 && e.hi == 0:
+		e.lo, e.hi = -1, 1
 	case e.lo == e.hi:
-		d := math.Max(math.Abs(e.lo)/2, 0.5)
+		d := math.Abs(e.lo) / 2 // the range keeps the value's sign
 		e.lo, e.hi = e.lo-d, e.hi+d
 	}
 	pad := rangePad * (e.hi - e.lo)
@@ -210,7 +213,12 @@ func (s lineScan) legend(title string) legend {
 func layoutLine(c report.LineChart, cv draw.Canvas) *figure {
 	s := scan(c)
 	xr, yr := s.x.padded(), s.y.padded()
+	// top is the largest value the y axis marks: none when only "not
+	// reached" markers are drawn.
 	top, band, sep := yr.value(yr.hi), math.NaN(), math.NaN()
+	if s.y.empty() {
+		top = math.Inf(-1)
+	}
 	if s.missing {
 		span := yr.hi - yr.lo
 		band, sep = yr.value(yr.hi+bandGap*span), yr.value(yr.hi+bandGap*span/2)
@@ -372,7 +380,7 @@ func (sp seriesPlot) errorBar(c draw.Canvas, p *plot.Plot, sty draw.LineStyle, x
 }
 
 // bandMarkers draws the "not reached" markers in the band at y, markers at
-// one x side by side.
+// one x side by side, inside the data area.
 type bandMarkers struct {
 	y     float64
 	marks []bandMark
@@ -395,8 +403,11 @@ func (b *bandMarkers) Plot(c draw.Canvas, p *plot.Plot) {
 	for _, m := range b.marks {
 		k, i := at[m.x], seen[m.x]
 		seen[m.x]++
-		dx := (vg.Length(i) - vg.Length(k-1)/2) * 2.6 * m.glyph.Radius
-		c.DrawGlyph(m.glyph, vg.Point{X: tx(m.x) + dx, Y: ty(b.y)})
+		step := 2.6 * m.glyph.Radius
+		// The row of markers is centred on x, shifted to stay inside.
+		first := tx(m.x) - vg.Length(k-1)*step/2
+		first = max(c.Min.X+m.glyph.Radius, min(first, c.Max.X-m.glyph.Radius-vg.Length(k-1)*step))
+		c.DrawGlyph(m.glyph, vg.Point{X: first + vg.Length(i)*step, Y: ty(b.y)})
 	}
 }
 

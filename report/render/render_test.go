@@ -152,6 +152,16 @@ func TestAxesFitData(t *testing.T) {
 	if len(sp.segments) != 2 || len(sp.segments[0]) != 2 {
 		t.Errorf("line through a missing point: segments %v", sp.segments)
 	}
+	// With no point reached, the y axis marks the band only.
+	_, f = drawPNG(t, report.LineChart{Series: []report.Series{{Name: "a", Missing: []float64{1, 2}}}})
+	if ticks := f.plot.Y.Tick.Marker.Ticks(f.plot.Y.Min, f.plot.Y.Max); len(ticks) != 1 || ticks[0].Label != notReachedLabel {
+		t.Errorf("no point reached: y marks %v", ticks)
+	}
+	// A single positive value keeps the axis positive.
+	_, f = drawPNG(t, report.LineChart{Series: []report.Series{{Name: "a", X: []float64{1, 2}, Y: []float64{0.02, 0.02}}}})
+	if f.plot.Y.Min <= 0 || f.plot.Y.Max <= 0.02 {
+		t.Errorf("y axis %g to %g for the single value 0.02", f.plot.Y.Min, f.plot.Y.Max)
+	}
 }
 
 func TestTicks(t *testing.T) {
@@ -225,6 +235,11 @@ func TestHeatMapCells(t *testing.T) {
 	}
 	if overlaps(f.legend, f.data().Rectangle) {
 		t.Errorf("colour bar %v covers the cells %v", f.legend, f.data().Rectangle)
+	}
+	empty := h
+	empty.Z = [][]float64{{math.NaN(), math.NaN(), math.NaN()}, {math.NaN(), math.NaN(), math.NaN()}, {math.NaN(), math.NaN(), math.NaN()}}
+	if _, f := drawPNG(t, empty); f.side != nil {
+		t.Error("a heat map without values has a colour bar")
 	}
 	h.Z = h.Z[:2]
 	if _, err := Render(h, "png"); err == nil {

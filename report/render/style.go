@@ -2,6 +2,7 @@ package render
 
 import (
 	"image/color"
+	"math"
 
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/text"
@@ -43,8 +44,8 @@ var palette = []color.Color{
 // hollow alternate and no two neighbours share a shape, so that series
 // stay apart in grey-scale print.
 var glyphs = []draw.GlyphDrawer{
-	draw.CircleGlyph{}, draw.SquareGlyph{}, draw.PyramidGlyph{}, diamondGlyph{},
-	draw.BoxGlyph{}, draw.RingGlyph{}, diamondGlyph{filled: true}, draw.TriangleGlyph{},
+	marker{circle, true}, marker{square, false}, marker{triangle, true}, marker{diamond, false},
+	marker{square, true}, marker{circle, false}, marker{diamond, true}, marker{triangle, false},
 }
 
 // dashes are the line patterns series are given in a chart of measured
@@ -70,24 +71,62 @@ func styleAt(i int) (color.Color, draw.GlyphDrawer, []vg.Length) {
 	return palette[i%len(palette)], glyphs[i%len(glyphs)], pts
 }
 
-// diamondGlyph is a diamond marker, hollow unless filled.
-type diamondGlyph struct{ filled bool }
+// shape is the outline of a marker.
+type shape int
 
-// DrawGlyph draws the diamond centred at pt.
-func (g diamondGlyph) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
-	r := sty.Radius * 1.25
-	pts := []vg.Point{{X: pt.X, Y: pt.Y + r}, {X: pt.X + r, Y: pt.Y}, {X: pt.X, Y: pt.Y - r}, {X: pt.X - r, Y: pt.Y}}
-	if g.filled {
-		c.FillPolygon(sty.Color, pts)
-		return
-	}
-	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: vg.Points(0.75)})
+// The shapes.
+const (
+	circle shape = iota
+	square
+	triangle
+	diamond
+)
+
+// marker draws a shape, filled with the series' colour or hollow: filled
+// white (so that a line through it does not show) and outlined.
+type marker struct {
+	shape  shape
+	filled bool
+}
+
+// outlineWidth is the width of a hollow marker's outline, in points.
+const outlineWidth = 1.0
+
+// DrawGlyph draws the marker centred at pt.
+func (m marker) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	r := sty.Radius
 	var p vg.Path
-	p.Move(pts[0])
-	for _, q := range pts[1:] {
-		p.Line(q)
+	switch m.shape {
+	case circle:
+		p.Move(vg.Point{X: pt.X + r, Y: pt.Y})
+		p.Arc(pt, r, 0, 2*math.Pi)
+	case square:
+		r *= 0.9
+		p.Move(vg.Point{X: pt.X - r, Y: pt.Y - r})
+		p.Line(vg.Point{X: pt.X + r, Y: pt.Y - r})
+		p.Line(vg.Point{X: pt.X + r, Y: pt.Y + r})
+		p.Line(vg.Point{X: pt.X - r, Y: pt.Y + r})
+	case triangle:
+		r *= 1.2
+		p.Move(vg.Point{X: pt.X, Y: pt.Y + r})
+		p.Line(vg.Point{X: pt.X + r*0.866, Y: pt.Y - r/2})
+		p.Line(vg.Point{X: pt.X - r*0.866, Y: pt.Y - r/2})
+	case diamond:
+		r *= 1.25
+		p.Move(vg.Point{X: pt.X, Y: pt.Y + r})
+		p.Line(vg.Point{X: pt.X + r, Y: pt.Y})
+		p.Line(vg.Point{X: pt.X, Y: pt.Y - r})
+		p.Line(vg.Point{X: pt.X - r, Y: pt.Y})
 	}
 	p.Close()
+	if m.filled {
+		c.SetColor(sty.Color)
+		c.Fill(p)
+		return
+	}
+	c.SetColor(color.White)
+	c.Fill(p)
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: vg.Points(outlineWidth)})
 	c.Stroke(p)
 }
 
