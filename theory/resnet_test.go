@@ -102,6 +102,9 @@ func TestProjectionBlockMonteCarlo(t *testing.T) {
 		if !near(float64(l.MeanFactor), c.wantMeanR, 1e-14) || !near(float64(l.Gain), c.wantMeanR, 1e-14) || !l.MeanExact || !l.SecondMomentExact {
 			t.Errorf("%s: factor %v, gain %v (mean exact %v, second exact %v), want %v", c.spec, l.MeanFactor, l.Gain, l.MeanExact, l.SecondMomentExact, c.wantMeanR)
 		}
+		if math.Signbit(float64(p.DeadProbability)) {
+			t.Errorf("%s: no plain ReLU layer, dead probability %v, want 0", c.spec, p.DeadProbability)
+		}
 		module := []mcLayer{{12, 2, true}, {12, 2, c.endReLU}}
 		skip := []mcLayer{{12, 2, false}}
 		r := rand.New(rand.NewPCG(17, 23))

@@ -259,7 +259,7 @@ func Predict(g *arch.Graph, opt Options) (*Prediction, error) {
 		p.Layers = append(p.Layers, w.step(i, l))
 	}
 	p.Beta = w.beta
-	p.DeadProbability = num.Number(-math.Expm1(w.deadLog))
+	p.DeadProbability = w.deadProbability()
 	p.DeadExact = w.deadExact
 	p.FM1 = w.fm1()
 	p.FM2 = w.fm2()

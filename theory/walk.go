@@ -232,7 +232,7 @@ func (w *walker) step(i int, l arch.Layer) Layer {
 	out.LogVarUpperBound = w.logVarUpper && !math.IsNaN(w.logVar)
 	out.LogExact = w.logExact && !math.IsNaN(w.logMean)
 	out.Exact = out.SecondMomentExact && out.LogExact
-	out.DeadProbability = num.Number(-math.Expm1(w.deadLog))
+	out.DeadProbability = w.deadProbability()
 	if l.HasWeights() && l.ReLU {
 		w.recordReLU()
 	}
@@ -452,6 +452,10 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 	w.jac = append(w.jac, jacobianLayer{gain: a, relu: relu, width: n, exact: lw.gaussian && lw.zeroBias})
 	return mm
 }
+
+// deadProbability is P(some plain ReLU layer so far is dead), 1 - e^deadLog
+// (written 0 - expm1 so that no ReLU layer gives 0, not -0).
+func (w *walker) deadProbability() num.Number { return num.Number(0 - math.Expm1(w.deadLog)) }
 
 // noteC records how far a layer's c is from He's 2.
 func (w *walker) noteC(lw law) {
