@@ -375,7 +375,7 @@ func (w *walker) fm2() FM2 {
 	}[[2]bool{f.Exact, f.UpperBound}]
 	what := "Var[ln M] summed over " + plural(w.plainReLUs, "ReLU layer")
 	if len(w.blocks) > 0 {
-		what = fmt.Sprintf("Var[ln R] of %s plus ln(E[R^2]/E[R]^2) of %s", plural(w.plainReLUs, "ReLU layer"), plural(len(w.blocks), "residual block"))
+		what = fmt.Sprintf("Var[ln R] of %s plus ln(E[R^2]/E[R]^2) of %s", plural(w.plainReLUs, "ReLU layer"), plural(len(w.blocks)-w.fm2Unknown, "residual block"))
 	}
 	f.Summary = fmt.Sprintf("%s = %.4g (%s; beta = %.4g, 5 beta = %.4g): %s (ok below %g, failing from %g)",
 		what, e.fm2, kind, w.beta, 5*w.beta, f.Verdict, FM2OKBelow, FM2FailingFrom)
