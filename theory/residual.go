@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/initscope/initscope/num"
 
@@ -439,7 +438,7 @@ func (w *walker) residual(out *Layer, l arch.Layer) meanMap {
 	mm := bl.meanMap(true)
 	w.gainExact = w.gainExact && mm.exact
 	if !dense && !bl.exact {
-		out.Notes = append(out.Notes, "conv module with zero padding: the mean assumes spatially even energy")
+		out.Notes = append(out.Notes, "conv block with zero padding or strides: the mean assumes spatially even energy")
 	}
 	switch {
 	case bl.crossZero():
@@ -473,8 +472,8 @@ func (w *walker) residual(out *Layer, l arch.Layer) meanMap {
 	}
 	w.secondExact = w.secondExact && stepExact
 	w.logMean, w.logVar, w.logExact = math.NaN(), math.NaN(), false
-	if !zeroBias {
-		out.Notes = append(out.Notes, "biases in the module: second moments use the zero-bias formula")
+	if !zeroBias && !math.IsNaN(step) {
+		out.Notes = append(out.Notes, "biases in the block: second moments use the zero-bias formula")
 	}
 
 	// The empirical variance is defined for plain nets only.
@@ -505,15 +504,4 @@ func (w *walker) residual(out *Layer, l arch.Layer) meanMap {
 	}
 	w.l4 = math.Min(1, 6/float64(l.Out.Size()))
 	return mm
-}
-
-// opsOf lists the distinct operations of the nodes ids, in order.
-func opsOf(g *arch.Graph, ids []int) string {
-	var ops []string
-	for _, id := range ids {
-		if op := string(g.Nodes[id].Op); !slices.Contains(ops, op) {
-			ops = append(ops, op)
-		}
-	}
-	return strings.Join(ops, ", ")
 }

@@ -343,3 +343,21 @@ func TestGeneralModule(t *testing.T) {
 		t.Errorf("FM2: %+v", p.FM2)
 	}
 }
+
+// TestPostReLUUnknownSign predicts an identity block with a ReLU after the
+// join right after the input, whose sign the theory does not know: the lower
+// bound is 0 (its log10 null), the upper bound the block's own, the FM1
+// verdict uncertain, the JSON free of NaN.
+func TestPostReLUUnknownSign(t *testing.T) {
+	p := predict(t, "net:16,resdense16:end=linear:post=relu,dense4", "he-normal", Options{})
+	l := p.Layers[0]
+	if l.MeanFactorLower != 0 || l.GainLower != 0 || !near(float64(l.MeanFactorUpper), 3, 1e-14) || l.Log10MeanRatioLower.Known() || !l.Log10MeanRatioUpper.Known() {
+		t.Errorf("block: %+v", l)
+	}
+	if p.FM1.Certain || !strings.Contains(p.FM1.Summary, "between 0 and") {
+		t.Errorf("FM1: %+v", p.FM1)
+	}
+	if b, err := json.Marshal(p); err != nil || strings.Contains(string(b), "NaN") {
+		t.Errorf("JSON: %v", err)
+	}
+}

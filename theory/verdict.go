@@ -363,7 +363,8 @@ func (w *walker) fm2() FM2 {
 	for _, bl := range w.blocks {
 		// An identity block ending in a ReLU contributes its largest
 		// value over the stream shapes.
-		f.UpperBound = f.UpperBound || bl.identity() && bl.endReLU()
+		step, _, _ := bl.fluctuation()
+		f.UpperBound = f.UpperBound || bl.identity() && bl.endReLU() && !math.IsNaN(step)
 	}
 	if !math.IsNaN(w.logVar) {
 		f.LogVarTotal = num.Number(w.logVar)

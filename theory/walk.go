@@ -3,6 +3,8 @@ package theory
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/initscope/initscope/num"
 
@@ -480,4 +482,15 @@ func (w *walker) recordReLU() {
 	}
 	w.relus = append(w.relus, reluRecord{mean: mean, second: w.second, exact: w.secondExact && w.meanExact})
 	w.pendA, w.pendB = 0, math.Inf(-1)
+}
+
+// opsOf lists the distinct operations of the nodes ids, in order.
+func opsOf(g *arch.Graph, ids []int) string {
+	var ops []string
+	for _, id := range ids {
+		if op := string(g.Nodes[id].Op); !slices.Contains(ops, op) {
+			ops = append(ops, op)
+		}
+	}
+	return strings.Join(ops, ", ")
 }
