@@ -174,10 +174,16 @@ func foldLayers(ls []theory.Layer, all bool) []row {
 func kindLabel(l theory.Layer) string {
 	if l.Kind == "residual" {
 		end := "relu"
-		if strings.HasSuffix(l.Spec, "end=linear") {
+		if strings.Contains(l.Spec, ":end=linear") {
 			end = "linear"
 		}
-		return fmt.Sprintf("residual(end=%s, eta=%s)", end, fmtNum(l.Eta))
+		var v1 string
+		for _, opt := range []string{"shortcut=proj", "post=relu"} {
+			if strings.Contains(l.Spec, ":"+opt) {
+				v1 += ", " + opt
+			}
+		}
+		return fmt.Sprintf("residual(end=%s, eta=%s%s)", end, fmtNum(l.Eta), v1)
 	}
 	return l.Kind
 }
@@ -189,7 +195,7 @@ func intOrDash(n int) string {
 	return fmt.Sprint(n)
 }
 
-// num writes a number with 4 significant digits (scientific notation for
+// fmtNum writes a number with 4 significant digits (scientific notation for
 // large and small ones), or "-" when unknown.
 func fmtNum(x num.Number) string {
 	if !x.Known() {
