@@ -65,8 +65,9 @@ type Series struct {
 	Missing []float64
 }
 
-// LineChart is a set of curves sharing axes. Its axes fit the data; its
-// legend lies outside the data area, to the right of it (or below it).
+// LineChart is a set of curves sharing axes. Its axes fit the data (a
+// linear y axis starts at 0 when its values come near it); its legend lies
+// outside the data area, to the right of it (or below it).
 type LineChart struct {
 	Title, XLabel, YLabel string
 	LogX, LogY            bool
@@ -79,6 +80,9 @@ type LineChart struct {
 	// LegendBelow puts the legend under the plot, in columns; by default it
 	// goes to the right of the plot, or under it when too tall for that.
 	LegendBelow bool
+	// Dodge shifts each series sideways by a few points, so that the error
+	// bars of series measured at the same x stay apart.
+	Dodge bool
 	Series      []Series
 }
 

@@ -401,7 +401,7 @@ func renderFig1(fd *figureData, out *outputs) ([]section, error) {
 	figB, err := out.plot("fig1b_epochs", report.LineChart{
 		Title:  "Fig. 1(b): epochs to 20% test accuracy vs depth (MNIST, width = depth)",
 		XLabel: "depth d (= width)", YLabel: "epochs to 20% test accuracy", XTicks: xs,
-		LegendTitle: "initialization", Series: curves,
+		LegendTitle: "initialization", Dodge: true, Series: curves,
 	}, "Mean ± SE over the runs that reached 20% (drawn where at least half did); markers in the top band, \"not reached\": "+
 		"fewer than half of the runs reached 20% within the epoch cap")
 	if err != nil {

@@ -374,6 +374,7 @@ func renderFig2(fd *figureData, out *outputs) ([]section, error) {
 		return nil, err
 	}
 	xw, yd := floats(d.widths), floats(d.depths)
+	gridBetas := slices.Compact(slices.Sorted(slices.Values(betas)))
 	figEpochs, err := out.plot("fig2a_epochs_heatmap", report.HeatMap{
 		Title: "Fig. 2(a): epochs to 20% test accuracy (he-normal, MNIST)", XLabel: "width n", YLabel: "depth d",
 		X: xw, Y: yd, Z: epochZ, ZLabel: "epochs to 20%", NaNLabel: "not reached",
@@ -400,7 +401,7 @@ func renderFig2(fd *figureData, out *outputs) ([]section, error) {
 	}
 	figBeta, err := out.plot("fig2a_epochs_beta", report.LineChart{
 		Title: "Fig. 2(a): epochs to 20% vs β = depth/width", XLabel: "β = Σ 1/n_j", YLabel: "epochs to 20% test accuracy",
-		LogX: true, LegendTitle: "depth", Series: byDepth,
+		LogX: true, XTicks: gridBetas, LegendTitle: "depth", Dodge: true, Series: byDepth,
 	}, "The grid's points against beta, one curve per depth: FM2 predicts they collapse onto one curve; markers in the top band, "+
 		"\"not reached\": fewer than half of the runs reached 20%")
 	if err != nil {
@@ -437,7 +438,7 @@ func renderFig2(fd *figureData, out *outputs) ([]section, error) {
 	figProf, err := out.plot("fig2b_profiles", report.LineChart{
 		Title:  fmt.Sprintf("Fig. 2(b): equal depth (%d) and beta, different width profiles", d.profDepth),
 		XLabel: "β = Σ 1/n_j", YLabel: "epochs to 20% test accuracy", XTicks: d.betas,
-		LegendTitle: "width profile", Series: profCurves,
+		LegendTitle: "width profile", Dodge: true, Series: profCurves,
 	}, "One curve per width profile; the claim is that they coincide; markers in the top band, \"not reached\": fewer than half of the runs reached 20%")
 	if err != nil {
 		return nil, err
@@ -460,7 +461,7 @@ func renderFig2(fd *figureData, out *outputs) ([]section, error) {
 	}
 	figEV, err := out.plot("fig2c_empirical_variance", report.LineChart{
 		Title: "Fig. 2(c): E[Var_hat[M]]/M_0^2 vs β (he-normal)", XLabel: "β = depth/width", YLabel: "E[Var_hat[M]] / M_0^2",
-		LogX: true, LogY: true, LegendTitle: "depth", Series: ev,
+		LogX: true, LogY: true, XTicks: gridBetas, LegendTitle: "depth", Series: ev,
 	}, "Measured (markers, solid, ± SE) and exact theory (dashed), one colour and marker per depth")
 	if err != nil {
 		return nil, err

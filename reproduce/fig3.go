@@ -449,7 +449,7 @@ func renderFig3(fd *figureData, out *outputs) ([]section, error) {
 	figB, err := out.plot("fig3b_epochs", report.LineChart{
 		Title:  fmt.Sprintf("Fig. 3(b): epochs to 20%% test accuracy, residual nets on %s", d.dataName()),
 		XLabel: "residual blocks L", YLabel: "epochs to 20% test accuracy", LogX: true, XTicks: xs,
-		LegendTitle: etaTitle, Series: curves,
+		LegendTitle: etaTitle, Dodge: true, Series: curves,
 	}, "Mean ± SE over the runs that reached 20% (drawn where at least half did); markers in the top band, \"not reached\": "+
 		"fewer than half of the runs reached 20% within the cap (or diverged)")
 	if err != nil {

@@ -21,6 +21,11 @@ const (
 	capWidth    = 3.5
 	// rangePad is the share of an axis's span left empty at each end.
 	rangePad = 0.05
+	// dodgeStep is the sideways shift between series of a dodged chart.
+	dodgeStep = 3.0
+	// zeroShare: a linear y axis whose values are all at least 0 and whose
+	// smallest is below this share of its largest starts at 0.
+	zeroShare = 0.25
 	// bandGap and bandRoom place the "not reached" band above the data, as
 	// shares of the y axis's span.
 	bandGap  = 0.09
@@ -213,6 +218,9 @@ func (s lineScan) legend(title string) legend {
 func layoutLine(c report.LineChart, cv draw.Canvas) *figure {
 	s := scan(c)
 	xr, yr := s.x.padded(), s.y.padded()
+	if !c.LogY && !s.y.empty() && s.y.lo >= 0 && s.y.lo < zeroShare*s.y.hi {
+		yr.lo = 0 // values near zero: the axis starts at zero
+	}
 	// top is the largest value the y axis marks: none when only "not
 	// reached" markers are drawn.
 	top, band, sep := yr.value(yr.hi), math.NaN(), math.NaN()
@@ -242,6 +250,9 @@ func layoutLine(c report.LineChart, cv draw.Canvas) *figure {
 	for _, se := range c.Series {
 		g := s.groups[se.Name]
 		sp := seriesPlot{line: g.line(se.Role, s.mixed()), logX: c.LogX, logY: c.LogY}
+		if c.Dodge {
+			sp.dx = (vg.Length(slices.Index(s.names, se.Name)) - vg.Length(len(s.names)-1)/2) * vg.Points(dodgeStep)
+		}
 		if se.Role == report.Measured {
 			sp.marker = g.marker()
 		}
@@ -286,6 +297,8 @@ type seriesPlot struct {
 	line       draw.LineStyle
 	marker     draw.GlyphStyle
 	logX, logY bool
+	// dx shifts the series sideways on the canvas (see LineChart.Dodge).
+	dx vg.Length
 	// segments are the runs of points between missing positions; low and
 	// high the error bars of each point (NaN where none).
 	segments [][]plotPoint
@@ -339,7 +352,7 @@ func (sp seriesPlot) Plot(c draw.Canvas, p *plot.Plot) {
 	for _, seg := range sp.segments {
 		line := make([]vg.Point, len(seg))
 		for i, pt := range seg {
-			line[i] = vg.Point{X: tx(pt.x), Y: ty(pt.y)}
+			line[i] = vg.Point{X: tx(pt.x) + sp.dx, Y: ty(pt.y)}
 		}
 		c.StrokeLines(sp.line, c.ClipLinesXY(line)...)
 		for i, pt := range seg {

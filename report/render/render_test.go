@@ -129,14 +129,19 @@ func TestLegendLeavesDataUncovered(t *testing.T) {
 }
 
 func TestAxesFitData(t *testing.T) {
-	c := report.LineChart{Series: []report.Series{{Name: "a", X: []float64{5, 60}, Y: []float64{0.5, 2.5}, YLow: []float64{0.4, 2}, YHigh: []float64{0.6, 3}}}}
+	c := report.LineChart{Series: []report.Series{{Name: "a", X: []float64{5, 60}, Y: []float64{1.5, 2.5}, YLow: []float64{1.4, 2}, YHigh: []float64{1.6, 3}}}}
 	_, f := drawPNG(t, c)
 	p := f.plot
 	if p.X.Min > 5 || p.X.Min < 5-0.06*55 || p.X.Max < 60 || p.X.Max > 60+0.06*55 {
 		t.Errorf("x axis %g to %g for data 5 to 60", p.X.Min, p.X.Max)
 	}
-	if p.Y.Min > 0.4 || p.Y.Min < 0.4-0.06*2.6 || p.Y.Max < 3 || p.Y.Max > 3+0.06*2.6 {
-		t.Errorf("y axis %g to %g for data and error bars 0.4 to 3", p.Y.Min, p.Y.Max)
+	if p.Y.Min > 1.4 || p.Y.Min < 1.4-0.06*1.6 || p.Y.Max < 3 || p.Y.Max > 3+0.06*1.6 {
+		t.Errorf("y axis %g to %g for data and error bars 1.4 to 3", p.Y.Min, p.Y.Max)
+	}
+	// Values near zero: the y axis starts at zero.
+	c.Series[0].YLow[0] = 0.4
+	if _, f := drawPNG(t, c); f.plot.Y.Min != 0 {
+		t.Errorf("y axis from %g for values from 0.4 to 3: want 0", f.plot.Y.Min)
 	}
 	// A "not reached" point: a band above the data, labelled, and the
 	// line broken there.
@@ -177,7 +182,8 @@ func TestTicks(t *testing.T) {
 		{"steps of 20", 3, 95, false, []string{"20", "40", "60", "80"}},
 		{"decades, plain", 0.05, 20, true, []string{"0.1", "1", "10"}},
 		{"decades, raised", 5e-6, 3e2, true, []string{"10^−5", "10^−4", "10^−3", "10^−2", "10^−1", "10^0", "10^1", "10^2"}},
-		{"every third decade", 1e-12, 1e5, true, []string{"10^−12", "10^−9", "10^−6", "10^−3", "10^0", "10^3"}},
+		{"every other decade", 1e-12, 1e5, true, []string{"10^−12", "10^−10", "10^−8", "10^−6", "10^−4", "10^−2", "10^0", "10^2", "10^4"}},
+		{"every fifth decade", 1e-3, 1e40, true, []string{"10^0", "10^5", "10^10", "10^15", "10^20", "10^25", "10^30", "10^35", "10^40"}},
 		{"1-2-5", 0.15, 30, true, []string{"0.2", "0.5", "1", "2", "5", "10", "20"}},
 		{"within a decade", 0.3, 2, true, []string{"0.5", "1.0", "1.5", "2.0"}},
 	} {

@@ -60,11 +60,15 @@ func niceStep(raw float64) (step float64, decimals int) {
 }
 
 // logTicks marks a log axis. Over several decades it marks the powers of ten,
-// labelled as 10^k (with a raised exponent) unless every labelled one lies
-// between 0.01 and 1000, when they are written plainly; over one to two and
-// a half decades it labels 1, 2 and 5 times them; within a decade it marks
-// round values as a linear axis would.
+// labelling at most maxDecades of them (every 1, 2, 3, 5, 10, ... decades),
+// as 10^k (with a raised exponent) unless every labelled one lies between
+// 0.01 and 1000, when they are written plainly; over one to two and a half
+// decades it labels 1, 2 and 5 times them; within a decade it marks round
+// values as a linear axis would.
 type logTicks struct{}
+
+// maxDecades is the most powers of ten a log axis labels.
+const maxDecades = 9
 
 // Ticks returns the marks between min and max.
 func (logTicks) Ticks(min, max float64) []plot.Tick {
@@ -75,9 +79,13 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 	if hi-lo < 1 {
 		return linearTicks{}.Ticks(min, max)
 	}
+	// every is the step between labelled decades: the roundest that
+	// labels at most maxDecades of them.
 	every := 1
-	if hi-lo > 8 {
-		every = int(math.Ceil((hi - lo) / 8))
+	for _, n := range []int{1, 2, 3, 5, 10, 20, 50, 100} {
+		if every = n; (hi-lo)/float64(n) < maxDecades {
+			break
+		}
 	}
 	var labelled []int
 	for e := int(math.Ceil(lo - 1e-9)); float64(e) <= hi+1e-9; e++ {
@@ -94,11 +102,12 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 	}
 	for e := int(math.Floor(lo)); float64(e) <= hi; e++ {
 		p := pow10(e)
-		label := ""
-		if e%every == 0 {
-			label = decadeLabel(e, plain)
+		switch {
+		case e%every == 0:
+			add(p, decadeLabel(e, plain))
+		case hi-lo <= 20:
+			add(p, "")
 		}
-		add(p, label)
 		if hi-lo > 6 {
 			continue
 		}
