@@ -82,8 +82,8 @@ type LineChart struct {
 	LegendBelow bool
 	// Dodge shifts each series sideways by a few points, so that the error
 	// bars of series measured at the same x stay apart.
-	Dodge bool
-	Series      []Series
+	Dodge  bool
+	Series []Series
 }
 
 // Validate checks that each series' slices have one value per point.
