@@ -34,7 +34,8 @@ type figure struct {
 	// midpoint of the axis's values, which on a log axis is near the top,
 	// and then shrinks the plot to make room.
 	yLabel string
-	// side draws what goes beside the plot (nil: nothing), in legend.
+	// side draws what goes beside the plot (nil: nothing): a legend or a
+	// colour bar, which takes the rectangle legend and covers no data.
 	side   func(c draw.Canvas)
 	legend vg.Rectangle
 }
