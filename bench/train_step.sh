@@ -4,8 +4,9 @@
 # times, ours/PyTorch, per workload (below 1: we are faster).
 #
 # Go: the nn benchmarks BenchmarkStep* (nn/bench_test.go), OpenBLAS forced
-# (INITSCOPE_BLAS=openblas), 2 threads (each model and optimizer on 2, GOMAXPROCS=2;
-# OpenBLAS itself runs single-threaded, tensor splits the products).
+# (INITSCOPE_BLAS=openblas), each model and optimizer on 2 threads
+# (GOMAXPROCS=2; OpenBLAS itself runs single-threaded, tensor splits the
+# products).
 # PyTorch: bench/torch_train_step.py, float32, best of 1 and 2 threads.
 # The two alternate for ROUNDS rounds, so that load from other processes
 # hits both alike; the Go figure is the median of all ROUNDS×COUNT

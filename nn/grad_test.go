@@ -229,6 +229,21 @@ func TestGradientsSharedGradient(t *testing.T) {
 	checkGradients(t, m, 2, 6)
 }
 
+// TestGradientsScale checks scale nodes that no add absorbs: one read by
+// a dense node, and the first of an add's two scaled inputs (the add
+// absorbs the second).
+func TestGradientsScale(t *testing.T) {
+	m := build(arch.Flat(4), func(b *arch.Builder) (int, error) {
+		d := must(b.Dense("d", must(b.Scale("s", 0, 0.7, 0, 0)), 4))
+		sum := must(b.Add("add", must(b.Scale("s1", 0, 0.5, 0, 0)), must(b.Scale("s2", d, 0.3, 0, 0))))
+		return b.Dense("head", sum, 2)
+	})
+	if len(m.steps) != 5 {
+		t.Errorf("%d steps, want 5: s, d, s1, s2+add, head", len(m.steps))
+	}
+	checkGradients(t, m, 3, 7)
+}
+
 func TestGradientsSoftmaxCrossEntropy(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	const batch, classes = 4, 5

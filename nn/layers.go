@@ -79,10 +79,14 @@ func (s *scale[T]) backward(dy []T, dx [][]T) {
 	dx[0] = s.dx
 }
 
-// add is an add node, the sum of its two inputs: a residual join.
+// add is an add node, the sum of its two inputs (a residual join), with
+// input scaled multiplied by eta: the factor of the scale node it absorbs,
+// or 1.
 type add[T tensor.Float] struct {
+	scaled  int
+	eta     T
 	threads int
-	y       []T
+	y, dx   []T
 	task    axpyTask[T]
 }
 
@@ -90,19 +94,28 @@ func (a *add[T]) params() []*Param[T] { return nil }
 
 func (a *add[T]) overwrites() bool { return false }
 
-// forward returns x + y.
+// forward returns x + eta·y, y the scaled input.
 func (a *add[T]) forward(in [][]T, batch int) []T {
 	a.y = grow(a.y, len(in[0]))
-	a.task = axpyTask[T]{dst: a.y, x: in[0], a: 1, y: in[1]}
+	a.task = axpyTask[T]{dst: a.y, x: in[1-a.scaled], a: a.eta, y: in[a.scaled]}
 	tensor.Parallel(a.threads, len(a.y), elemGrain, &a.task)
 	return a.y
 }
 
-// backward hands dy to both inputs.
+// backward hands dy to the unscaled input, and to the scaled one eta·dy,
+// in a buffer of its own unless eta is 1.
 func (a *add[T]) backward(dy []T, dx [][]T) {
-	if dx != nil {
-		dx[0], dx[1] = dy, dy
+	if dx == nil {
+		return
 	}
+	dx[1-a.scaled], dx[a.scaled] = dy, dy
+	if a.eta == 1 {
+		return
+	}
+	a.dx = grow(a.dx, len(dy))
+	a.task = axpyTask[T]{dst: a.dx, a: a.eta, y: dy}
+	tensor.Parallel(a.threads, len(dy), elemGrain, &a.task)
+	dx[a.scaled] = a.dx
 }
 
 // flatten is a flatten node: C×H×W to a vector of its C·H·W values, in

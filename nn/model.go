@@ -35,7 +35,8 @@ type op[T tensor.Float] interface {
 // accumulating the gradient of a node that several nodes read (the fork
 // of a residual block). A dense or conv node whose only reader is a ReLU
 // runs fused with it: the rectification happens in the pass that adds the
-// bias, and the ReLU node costs nothing.
+// bias, and the ReLU node costs nothing; likewise a scale node that only
+// an add reads is applied in the add's pass.
 //
 // A model is not safe for concurrent use; its Forward and Backward use up
 // to Threads goroutines.
@@ -47,6 +48,7 @@ type Model[T tensor.Float] struct {
 	trainable []bool    // per node: a parameter lies at or before it
 	out       [][]T     // per node, its output in the last Forward
 	grad      []slot[T] // per node, its output gradient during Backward
+	batch     int       // of the last Forward
 	sum       axpyTask[T]
 }
 
@@ -97,18 +99,28 @@ func NewModel[T tensor.Float](g *arch.Graph, threads int) (*Model[T], error) {
 			m.trainable[id] = m.trainable[id] || m.trainable[in]
 		}
 		m.trainable[id] = m.trainable[id] || n.HasWeights()
-		if fused[id] {
+		if fused[id] || n.Op == arch.OpScale && absorbed(g, readers, id) {
 			continue
 		}
 		st := step[T]{node: id, inputs: n.Inputs}
-		relu := n.HasWeights() && len(readers[id]) == 1 && g.Nodes[readers[id][0]].Op == arch.OpReLU
-		if relu {
+		f := fusion{scaled: 1, eta: 1}
+		switch {
+		case n.HasWeights() && len(readers[id]) == 1 && g.Nodes[readers[id][0]].Op == arch.OpReLU:
 			// The ReLU reads this node only: run the pair as one op, whose
 			// output is the ReLU's.
+			f.relu = true
 			st.node = readers[id][0]
 			fused[st.node] = true
+		case n.Op == arch.OpAdd:
+			if k := scaledInput(g, readers, id); k >= 0 {
+				// Read the scale node's input, and scale it here.
+				s := &g.Nodes[n.Inputs[k]]
+				st.inputs = slices.Clone(n.Inputs)
+				st.inputs[k] = s.Inputs[0]
+				f.scaled, f.eta = k, s.Eta
+			}
 		}
-		op, err := newOp[T](n, relu, m.threads)
+		op, err := newOp[T](n, f, m.threads)
 		if err != nil {
 			return nil, fmt.Errorf("nn: node %q (%s): %w", n.Name, n.Op, err)
 		}
@@ -120,14 +132,47 @@ func NewModel[T tensor.Float](g *arch.Graph, threads int) (*Model[T], error) {
 	return m, nil
 }
 
-// newOp returns the op of node n, fused with the ReLU that follows it if
-// relu is set.
-func newOp[T tensor.Float](n *arch.Node, relu bool, threads int) (op[T], error) {
+// scaledInput returns which input (0 or 1) of add node a is a scale node
+// that a alone reads, whose factor the add's op then applies itself (the
+// scale node costs nothing): the second if both are, -1 if neither.
+func scaledInput(g *arch.Graph, readers [][]int, a int) int {
+	for k := 1; k >= 0; k-- {
+		if in := g.Nodes[a].Inputs[k]; g.Nodes[in].Op == arch.OpScale && len(readers[in]) == 1 {
+			return k
+		}
+	}
+	return -1
+}
+
+// absorbed reports whether scale node s runs inside the add that reads
+// it (see scaledInput).
+func absorbed(g *arch.Graph, readers [][]int, s int) bool {
+	r := readers[s]
+	if len(r) != 1 || g.Nodes[r[0]].Op != arch.OpAdd {
+		return false
+	}
+	k := scaledInput(g, readers, r[0])
+	return k >= 0 && g.Nodes[r[0]].Inputs[k] == s
+}
+
+// fusion is what an op absorbs of the nodes around it.
+type fusion struct {
+	// relu says a dense or conv op rectifies its output for the ReLU node
+	// that alone reads it.
+	relu bool
+	// An add op multiplies its input scaled by eta, for the scale node
+	// that it alone reads (1 and 1 when there is none).
+	scaled int
+	eta    float64
+}
+
+// newOp returns the op of node n, with the fusion f.
+func newOp[T tensor.Float](n *arch.Node, f fusion, threads int) (op[T], error) {
 	switch n.Op {
 	case arch.OpDense:
-		return newDense[T](n, relu, threads), nil
+		return newDense[T](n, f.relu, threads), nil
 	case arch.OpConv:
-		return newConv[T](n, relu, threads)
+		return newConv[T](n, f.relu, threads)
 	case arch.OpMaxPool, arch.OpAvgPool:
 		return &pool[T]{w: n.Window, max: n.Op == arch.OpMaxPool, threads: threads}, nil
 	case arch.OpGAP:
@@ -139,7 +184,7 @@ func newOp[T tensor.Float](n *arch.Node, relu bool, threads int) (op[T], error) 
 	case arch.OpScale:
 		return &scale[T]{eta: T(n.Eta), threads: threads}, nil
 	case arch.OpAdd:
-		return &add[T]{threads: threads}, nil
+		return &add[T]{scaled: f.scaled, eta: T(f.eta), threads: threads}, nil
 	case arch.OpNorm:
 		return nil, fmt.Errorf("%s normalization is not supported: the executor has no normalization layers yet", n.Norm)
 	}
@@ -252,7 +297,7 @@ func (m *Model[T]) Forward(x []T, batch int) []T {
 	if in := m.graph.Input(); batch < 1 || len(x) != batch*in.Size() {
 		panic(fmt.Sprintf("nn: Forward of %d values as %d samples of shape %v", len(x), batch, in))
 	}
-	m.out[0] = x
+	m.out[0], m.batch = x, batch
 	for s := range m.steps {
 		st := &m.steps[s]
 		for i, in := range st.inputs {
@@ -267,8 +312,12 @@ func (m *Model[T]) Forward(x []T, batch int) []T {
 // the last Forward's output, and adds the parameters' gradients to their
 // Grad. It may overwrite dy. It computes, and returns, the gradient with
 // respect to the input only if needInput is set (otherwise nil), in a
-// buffer valid until the next Backward.
+// buffer valid until the next Backward. It panics if there was no Forward
+// or len(dy) is not the size of its output.
 func (m *Model[T]) Backward(dy []T, needInput bool) []T {
+	if out := m.graph.Output(); m.batch == 0 || len(dy) != m.batch*out.Size() {
+		panic(fmt.Sprintf("nn: Backward of %d values after a Forward of %d samples of shape %v", len(dy), m.batch, out))
+	}
 	for i := range m.grad {
 		m.grad[i].g, m.grad[i].shared = nil, false
 	}

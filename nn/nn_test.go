@@ -105,9 +105,9 @@ func TestFusion(t *testing.T) {
 	for spec, steps := range map[string]int{
 		// dense+relu, dense+relu, dense.
 		"fc:4-3x2-2": 3,
-		// conv+relu, then a block: conv+relu, conv, shortcut conv, scale,
-		// add, relu; then gap, dense.
-		"net:1x6x6,conv2k3,resconv4k3:shortcut=proj:post=relu:end=linear,gap,dense2": 9,
+		// conv+relu, then a block: conv+relu, conv, shortcut conv,
+		// scale+add, relu; then gap, dense.
+		"net:1x6x6,conv2k3,resconv4k3:shortcut=proj:post=relu:end=linear,gap,dense2": 8,
 	} {
 		if got := len(model[float32](spec).steps); got != steps {
 			t.Errorf("%s: %d steps, want %d", spec, got, steps)
@@ -192,14 +192,25 @@ func closeFloats(a, b []float32, tol float64) bool {
 	return true
 }
 
-func TestForwardPanicsOnWrongSize(t *testing.T) {
+func TestPanicsOnWrongSize(t *testing.T) {
 	m := model[float32]("fc:3-2")
-	defer func() {
-		if r := recover(); r == nil || !strings.Contains(r.(string), "7 values as 2 samples of shape 3") {
-			t.Errorf("panic %v", r)
-		}
-	}()
-	m.Forward(make([]float32, 7), 2)
+	for _, c := range []struct {
+		call func()
+		want string
+	}{
+		{func() { m.Backward(make([]float32, 4), false) }, "Backward of 4 values after a Forward of 0 samples"},
+		{func() { m.Forward(make([]float32, 7), 2) }, "Forward of 7 values as 2 samples of shape 3"},
+		{func() { m.Forward(make([]float32, 6), 2); m.Backward(make([]float32, 6), false) }, "Backward of 6 values after a Forward of 2 samples of shape 2"},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(r.(string), c.want) {
+					t.Errorf("panic %v, want one containing %q", r, c.want)
+				}
+			}()
+			c.call()
+		}()
+	}
 }
 
 // heInit fills weights with N(0, 2/fan-in) and zeroes biases, from a fixed
