@@ -334,7 +334,7 @@ func TestDiverged(t *testing.T) {
 // about 94% test accuracy from this recipe.
 func TestMLPMNIST(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: trains on all of MNIST for an epoch (about 5 s)")
+		t.Skip("-short: trains on all of MNIST for an epoch")
 	}
 	tr, te := loadMNIST(t)
 	cfg := Config{
@@ -361,7 +361,7 @@ func TestMLPMNIST(t *testing.T) {
 // 20% after 600-900 steps, or not within 2 epochs.
 func TestFM1(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: six quarter-epoch runs of a 30-layer net on MNIST (about 20 s)")
+		t.Skip("-short: six quarter-epoch runs of a 30-layer net on MNIST")
 	}
 	tr, te := loadMNIST(t)
 	for seed := uint64(1); seed <= 3; seed++ {
