@@ -387,17 +387,6 @@ func TestAdvice(t *testing.T) {
 	}
 }
 
-func TestNumberJSON(t *testing.T) {
-	b, err := json.Marshal([]num.Number{1.5, num.Unknown, num.Number(math.Inf(1)), 1e300})
-	if err != nil || string(b) != "[1.5,null,null,1e+300]" {
-		t.Fatalf("got %s, %v", b, err)
-	}
-	var back []num.Number
-	if err := json.Unmarshal(b, &back); err != nil || back[0] != 1.5 || back[1].Known() || back[3] != 1e300 {
-		t.Errorf("round trip: %v, %v", back, err)
-	}
-}
-
 func TestPredictErrors(t *testing.T) {
 	net, _ := arch.Parse("fc:10-10-10")
 	he, _ := weightinit.ParseInit("he-normal")

@@ -3,7 +3,6 @@ package weightinit
 import (
 	"math/rand/v2"
 	"testing"
-
 )
 
 // TestPCGMatchesStdlib checks that Stream is math/rand/v2's PCG.
