@@ -10,7 +10,7 @@ import (
 // layers is the module's packages in the order data flows (README,
 // Layout): a package may import only packages before it.
 var layers = []string{
-	"num", "arch", "weightinit", "tensor", "theory", "probe", "nn", "data", "train",
+	"limits", "num", "arch", "weightinit", "tensor", "theory", "probe", "nn", "data", "train",
 	"experiment", "task", "report", "report/render", "reproduce", "cmd/initscope",
 }
 

@@ -1,0 +1,89 @@
+package limits
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// ReadFile reads a whole file of at most max bytes. It refuses, with an
+// error naming path, anything that is not a regular file once symbolic
+// links are followed (a device such as /dev/zero, a FIFO, a directory) and
+// a file of more than max bytes, including one that grows past max while
+// it is read.
+func ReadFile(path string, max int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi, max); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// Check again what was opened: the path may have changed in between.
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi, max); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, fi.Size()+1)
+	b, err := readAll(io.LimitReader(f, max+1), buf)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: grew past %s while read, more than a file of this kind may hold", path, Bytes(max))
+	}
+	return b, nil
+}
+
+// regular refuses a file that is not regular or is larger than max.
+func regular(path string, fi fs.FileInfo, max int64) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file (%s): give a file", path, kind(fi.Mode()))
+	}
+	if fi.Size() > max {
+		return fmt.Errorf("%s: %s, more than the %s a file of this kind may hold", path, Bytes(fi.Size()), Bytes(max))
+	}
+	return nil
+}
+
+// kind names a file mode that is not regular.
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "mode " + m.String()
+}
+
+// readAll appends all of r to buf.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
