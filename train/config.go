@@ -130,8 +130,11 @@ func (c *Config) Validate(info data.Info) error {
 
 // ValidateData checks the data sets and the configuration against them:
 // Validate with the training set's Info, test images like the training
-// images, labels among the classes, and EvalSamples no more than the test
-// images. Configuration errors are *ConfigError.
+// images, labels among the classes, EvalSamples no more than the test
+// images, and an estimate of the memory the run allocates no more than
+// the process may use (package limits: its cgroup's limit, ulimit -v,
+// physical memory), which refuses Batch when a batch of one would fit and
+// Net when it would not. Configuration errors are *ConfigError.
 func (c *Config) ValidateData(trainSet, testSet *data.Dataset) error {
 	if trainSet == nil {
 		return fmt.Errorf("train: no training set")
@@ -149,7 +152,7 @@ func (c *Config) ValidateData(trainSet, testSet *data.Dataset) error {
 	if c.EvalSamples > testSet.Len() {
 		return configErr("EvalSamples", "%d: the %s test set has %d images", c.EvalSamples, info.Name, testSet.Len())
 	}
-	return nil
+	return c.checkMemory(trainSet, testSet)
 }
 
 // checkData checks that a data set is whole and fits info: images of the

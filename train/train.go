@@ -161,8 +161,8 @@ func newTrainer(cfg Config, trainSet, testSet *data.Dataset) (*trainer, error) {
 	t := &trainer{
 		cfg: cfg, train: trainSet, test: testSet, model: model,
 		evalSamples: cfg.Describe(trainSet, testSet).EvalSamples,
-		x:           make([]float32, cfg.Batch*trainSet.Size()),
-		y:           make([]int, cfg.Batch),
+		x:           make([]float32, min(cfg.Batch, trainSet.Len())*trainSet.Size()),
+		y:           make([]int, min(cfg.Batch, trainSet.Len())),
 	}
 	switch cfg.Optimizer {
 	case "sgd":

@@ -1,0 +1,91 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/initscope/initscope/data"
+	"github.com/initscope/initscope/limits"
+	"github.com/initscope/initscope/nn"
+)
+
+// batchFor returns the most samples one Forward of a run holds: a batch
+// never holds more images than the training set (a larger Batch trains on
+// the whole set at each step), nor an evaluation more than it evaluates.
+func (c *Config) batchFor(trainLen, evalSamples int) int {
+	return min(c.Batch, max(trainLen, evalSamples))
+}
+
+// footprint is an estimate of the memory a run allocates beyond the data
+// sets, in bytes.
+type footprint struct {
+	params, buffers, inputs float64
+}
+
+// total is the whole estimate.
+func (f footprint) total() float64 { return f.params + f.buffers + f.inputs }
+
+// footprint estimates the memory of a run of batches of batch samples on a
+// training set of trainLen images of size values: the model's parameters,
+// their gradients and the optimizer's state (SGD's velocity, Adam's two
+// moments), its activation and gradient buffers (nn.Estimate), and the
+// batch's images and labels with the order of the training set.
+func (c *Config) footprint(batch, size, trainLen int) footprint {
+	s := nn.Estimate(c.Net, batch, c.threads())
+	copies := 3.0 // Data, Grad and SGD's velocity
+	if c.Optimizer == "adam" {
+		copies = 4
+	}
+	const f32, word = 4, 8
+	b := float64(batch)
+	return footprint{
+		params:  f32 * copies * s.Params,
+		buffers: f32 * s.Buffers,
+		inputs:  b*(f32*float64(size)+word) + word*float64(trainLen),
+	}
+}
+
+// checkMemory refuses a run whose footprint is more than the process may
+// use (limits.Check): an error about Batch when a batch of one would fit,
+// with the largest batch that would, and about Net when it would not.
+func (c *Config) checkMemory(trainSet, testSet *data.Dataset) error {
+	n, evalSamples := trainSet.Len(), c.EvalSamples
+	if evalSamples == 0 {
+		evalSamples = testSet.Len()
+	}
+	batch := c.batchFor(n, evalSamples)
+	f := c.footprint(batch, trainSet.Size(), n)
+	what := fmt.Sprintf("a batch of %d", batch)
+	if batch < c.Batch {
+		what += ", the whole training set"
+	}
+	what += fmt.Sprintf(": %s of activations and gradients, %s of inputs; %s parameters with their gradients and %s's state: %s",
+		limits.Bytes(toBytes(f.buffers)), limits.Bytes(toBytes(f.inputs)), count(c.Net.Params()), c.Optimizer, limits.Bytes(toBytes(f.params)))
+	err := limits.Check(what, toBytes(f.total()))
+	var le *limits.Error
+	if !errors.As(err, &le) {
+		return err
+	}
+	one := c.footprint(1, trainSet.Size(), n).total()
+	if batch == 1 || float64(le.Left) < one {
+		return configErr("Net", "%v: use a smaller net", err)
+	}
+	perSample := (f.total() - one) / float64(batch-1)
+	return configErr("Batch", "%d: %v: use a batch of at most %d", c.Batch, err, int((float64(le.Left)-one)/perSample))
+}
+
+// toBytes rounds an estimate to a byte count, saturating far below the
+// int64 limit.
+func toBytes(b float64) int64 { return int64(min(math.Ceil(b), 1<<62)) }
+
+// count writes a number of parameters for people: 15.9 M, 2.1 G.
+func count(n int) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f G", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f M", float64(n)/1e6)
+	}
+	return fmt.Sprint(n)
+}
