@@ -1,6 +1,7 @@
 package arch
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -204,5 +205,155 @@ func TestBadSpecs(t *testing.T) {
 		if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error %q, want one line mentioning %q", c.spec, err, c.want)
 		}
+	}
+}
+
+// TestNoSilentAcceptance checks that the spec grammars refuse what they
+// used to take without a word: an option given twice (every option), an
+// option or JSON field with an empty or null value, a JSON key given twice
+// in any object (case folded, as encoding/json matches keys), and an
+// explicit 0 (or negative number) in any number field, which never stands
+// for the default.
+func TestNoSilentAcceptance(t *testing.T) {
+	dense := func(fields string) string {
+		return `{"input":[784],"layers":[{"type":"dense",` + fields + `}]}`
+	}
+	res := func(fields string) string {
+		return `{"input":[784],"layers":[{"type":"residual","module":"dense",` + fields + `}]}`
+	}
+	conv := func(typ, fields string) string {
+		return `{"input":[1,8,8],"layers":[{"type":"` + typ + `",` + fields + `},{"type":"flatten"}]}`
+	}
+	cases := []struct{ spec, want string }{
+		// Options given twice.
+		{"net:784,resdense784:eta=1:eta=2", `option "eta=2": eta is already given ("eta=1")`},
+		{"net:784,resdense784:eta=1:eta=1", "eta is already given"},
+		{"net:784,resdense784:end=linear:end=relu", "end is already given"},
+		{"net:784,resdense784:shortcut=proj:shortcut=proj", "shortcut is already given"},
+		{"net:784,resdense784:post=relu:post=none", "post is already given"},
+		{"net:784,dense10:relu:linear", "activation is already given"},
+		{"net:1x8x8,conv4k3:linear:linear,gap", "activation is already given"},
+		// Empty values.
+		{"net:784,resdense784:eta=", "eta has an empty value"},
+		{"net:784,resdense784:eta= ", "eta has an empty value"},
+		{"net:784,resdense784:end=", "end has an empty value"},
+		{"net:784,resdense784:shortcut=", "shortcut has an empty value"},
+		{"net:784,resdense784:post=", "post has an empty value"},
+		{res(`"eta":""`), `layers[0].eta: empty string`},
+		{res(`"end":" "`), `layers[0].end: empty string`},
+		{dense(`"units":10,"activation":""`), `layers[0].activation: empty string`},
+		{`{"input":[784],"layers":[{"type":""}]}`, `layers[0].type: empty string`},
+		{dense(`"units":null`), `layers[0].units: null`},
+		{conv("conv", `"channels":2,"kernel":3,"stride":null`), `layers[0].stride: null`},
+		{`{"input":null,"layers":[]}`, `input: null`},
+		// JSON keys given twice, anywhere.
+		{res(`"eta":"1","eta":"2"`), `layers[0]: key "eta" is given twice`},
+		{dense(`"units":10,"Units":20`), `layers[0]: key "Units" is given twice`},
+		{dense(`"units":10,"type":"dense"`), `layers[0]: key "type" is given twice`},
+		{`{"input":[784],"input":[10],"layers":[{"type":"dense","units":10}]}`, `the top-level object: key "input" is given twice`},
+		{`{"input":[784],"layers":[{"type":"dense","units":10}],"layers":[]}`, `key "layers" is given twice`},
+		// Explicit zeros and negative numbers, every number field.
+		{dense(`"units":0`), "units 0: must be >= 1"},
+		{dense(`"units":10,"repeat":0`), "repeat 0: must be >= 1"},
+		{dense(`"units":10,"repeat":-2`), "repeat -2: must be >= 1"},
+		{res(`"units":0`), "units 0: must be >= 1"},
+		{res(`"repeat":0`), "repeat 0: must be >= 1"},
+		{conv("conv", `"channels":0,"kernel":3`), "channels 0: must be >= 1"},
+		{conv("conv", `"channels":2,"kernel":0`), "kernel 0: must be >= 1"},
+		{conv("conv", `"channels":2,"kernel":3,"stride":0`), "stride 0: must be >= 1"},
+		{conv("conv", `"channels":2,"kernel":3,"pad":-1`), "pad -1: must be >= 0"},
+		{conv("maxpool", `"kernel":0`), "kernel 0: must be >= 1"},
+		{conv("avgpool", `"kernel":2,"stride":0`), "stride 0: must be >= 1"},
+		{`{"input":[1,8,8],"layers":[{"type":"residual","module":"conv","channels":0,"kernel":3}]}`, "channels 0: must be >= 1"},
+		{`{"input":[1,8,8],"layers":[{"type":"residual","module":"conv","kernel":0}]}`, "kernel 0: must be >= 1"},
+		{"net:784,resdense0", "units 0: must be >= 1"},
+		{"net:1x8x8,resconv0k3", "channels 0: must be >= 1"},
+		{"net:1x8x8,resconv4k0", "kernel 0: must be >= 1"},
+		{"net:1x8x8,maxpool0", "kernel 0: must be >= 1"},
+		{"net:784,dense10x0", "repeat 0: must be >= 1"},
+		// Required numbers left out.
+		{`{"input":[784],"layers":[{"type":"dense"}]}`, "units missing"},
+		{conv("conv", `"channels":2`), "kernel missing"},
+		{conv("maxpool", `"stride":2`), "kernel missing"},
+		{`{"input":[1,8,8],"layers":[{"type":"residual","module":"conv"}]}`, "kernel missing"},
+	}
+	for _, c := range cases {
+		_, err := Parse(c.spec)
+		if err == nil {
+			t.Errorf("%s: no error, want one mentioning %q", c.spec, c.want)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %q, want one line mentioning %q", c.spec, err, c.want)
+		}
+	}
+	// What is left out takes its default.
+	for _, s := range []string{
+		"net:784,resdense:eta=0.5",
+		`{"input":[784],"layers":[{"type":"residual","module":"dense"},{"type":"dense","units":10,"repeat":1}]}`,
+		`{"input":[1,8,8],"layers":[{"type":"conv","channels":2,"kernel":3,"pad":0},{"type":"residual","module":"conv","kernel":1}]}`,
+	} {
+		if _, err := Parse(s); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}
+
+// TestEtaRange checks that schedules whose terms leave [0, MaxEta], or
+// overflow float64, are refused with the schedule, the block and the value
+// named, and that every eta accepted prints as a spec that parses back to
+// the same value.
+func TestEtaRange(t *testing.T) {
+	for _, c := range []struct{ spec, want string }{
+		{"net:784,resdense784x2:eta=1e308^l", `schedule "1e308^l", block 1 of 2: eta 1e+308: must be <= 1e+100`},
+		{"net:784,resdense784x2:eta=[1;1]:eta=1e200^l", "eta is already given"},
+		{"net:784,resdense784x1800:eta=1.5^l", `schedule "1.5^l", block 568 of 1800: eta 1.`},
+		{"net:784,resdense784:eta=1e101", `block 1 of 1: eta 1e+101: must be <= 1e+100`},
+		{"net:784,resdense784x3:eta=[1;1e200;0]", `block 2 of 3: eta 1e+200`},
+		{"net:784,resdense784x2:eta=1e300/l", "block 1 of 2: eta 1e+300"},
+		{"net:784,resdense784x2:eta=1e300/L", "block 1 of 2: eta 5e+299"},
+		{"net:784,resdense784:eta=1e400", "want a finite number >= 0"},
+	} {
+		_, err := Parse(c.spec)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one mentioning %q", c.spec, err, c.want)
+		}
+	}
+	b, _ := NewBuilder(Flat(4))
+	for eta, want := range map[float64]string{2e100: "eta 2e+100: must be <= 1e+100", math.Inf(1): "eta +Inf (beyond float64's range)", math.NaN(): "eta NaN: must be a number >= 0"} {
+		if _, err := b.Scale("s", 0, eta, 1, 1); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Scale(%g): %v, want an error mentioning %q", eta, err, want)
+		}
+	}
+	for _, s := range []string{
+		"net:784,resdense784:eta=1e100",
+		"net:784,resdense784x2:eta=1e49^l",
+		"net:784,resdense784x2000:eta=0.5^l", // the last terms underflow to 0
+		"net:784,resdense784x7:eta=0.1^l",
+		"net:784,resdense784x3:eta=1/l",
+		"net:784,resdense784x3:eta=[-0;4.9e-324;0.30000000000000004]",
+	} {
+		g, err := Parse(s)
+		if err != nil {
+			t.Errorf("%s: %v", s, err)
+			continue
+		}
+		again, err := Parse(g.String())
+		if err != nil {
+			t.Errorf("%s: String %q does not parse: %v", s, g.String(), err)
+			continue
+		}
+		if !sameNet(g, again) {
+			t.Errorf("%s: String %q parses to another net", s, g.String())
+		}
+	}
+}
+
+// TestHugeKernel checks that a kernel far beyond the input is refused
+// before its window geometry is built (it used to allocate per tap).
+func TestHugeKernel(t *testing.T) {
+	_, err := Parse("net:1x1x1,conv1k999999999")
+	if err == nil || !strings.Contains(err.Error(), "kernel 999999999: a 999999999x999999999 window over 1 channels is larger than") {
+		t.Errorf("error %v", err)
 	}
 }

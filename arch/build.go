@@ -15,18 +15,21 @@ type Spec struct {
 }
 
 // LayerSpec is one item of a Spec. Type selects the layer; the other fields
-// apply to the types listed beside them.
+// apply to the types listed beside them. A nil number or an empty string is
+// a field not given, which takes its default; a number that is given must
+// be >= 1 (pad >= 0) whatever the field: 0 never stands for the default.
 type LayerSpec struct {
 	// Type is dense, conv, maxpool, avgpool, gap, flatten or residual.
 	Type string `json:"type"`
-	// Units is the width of a dense layer or of a dense residual module
-	// (default: the stream's width).
-	Units int `json:"units,omitempty"`
-	// Channels is the output channels of a conv layer or of a conv residual
-	// module (default: the stream's channels).
-	Channels int `json:"channels,omitempty"`
-	// Kernel is the window size of conv, pooling and conv residual modules.
-	Kernel int `json:"kernel,omitempty"`
+	// Units is the width of a dense layer (required) or of a dense
+	// residual module (default: the stream's width).
+	Units *int `json:"units,omitempty"`
+	// Channels is the output channels of a conv layer (required) or of a
+	// conv residual module (default: the stream's channels).
+	Channels *int `json:"channels,omitempty"`
+	// Kernel is the window size of conv, pooling and conv residual modules
+	// (required).
+	Kernel *int `json:"kernel,omitempty"`
 	// Stride of conv, pooling and conv residual modules with a projection
 	// shortcut (default 1 for conv, the kernel for pooling).
 	Stride *int `json:"stride,omitempty"`
@@ -37,7 +40,7 @@ type LayerSpec struct {
 	Activation string `json:"activation,omitempty"`
 	// Repeat is how many consecutive copies of a layer, or how many blocks of
 	// a residual group (default 1).
-	Repeat int `json:"repeat,omitempty"`
+	Repeat *int `json:"repeat,omitempty"`
 	// Module is the residual module's kind: dense or conv.
 	Module string `json:"module,omitempty"`
 	// Eta is the residual schedule (see ParseSchedule), default "1".
@@ -77,13 +80,10 @@ func Build(s Spec) (*Graph, error) {
 	}
 	cur, layer := 0, 0
 	for i, ls := range s.Layers {
-		rep := ls.Repeat
-		if rep == 0 {
-			rep = 1
+		if err := ls.checkNumbers(); err != nil {
+			return nil, itemErr(i, ls, "%v", err)
 		}
-		if rep < 0 {
-			return nil, itemErr(i, ls, "repeat %d: must be >= 1", ls.Repeat)
-		}
+		rep := intOr(ls.Repeat, 1)
 		if rep > maxLayers {
 			return nil, itemErr(i, ls, "repeat %d: at most %d layers are supported", rep, maxLayers)
 		}
@@ -155,12 +155,35 @@ func intOr(p *int, d int) int {
 	return *p
 }
 
+// checkNumbers rejects a number field that is given with a value that
+// means nothing: every count and size must be >= 1, a pad >= 0.
+func (ls LayerSpec) checkNumbers() error {
+	for _, f := range []struct {
+		name string
+		v    *int
+		min  int
+	}{{"units", ls.Units, 1}, {"channels", ls.Channels, 1}, {"kernel", ls.Kernel, 1}, {"stride", ls.Stride, 1}, {"pad", ls.Pad, 0}, {"repeat", ls.Repeat, 1}} {
+		if f.v != nil && *f.v < f.min {
+			return fmt.Errorf("%s %d: must be >= %d", f.name, *f.v, f.min)
+		}
+	}
+	return nil
+}
+
+// required returns a number field that the layer type needs.
+func required(field string, v *int, what string) (int, error) {
+	if v == nil {
+		return 0, fmt.Errorf("%s missing: %s", field, what)
+	}
+	return *v, nil
+}
+
 // unused reports fields set on a layer type that does not read them.
 func unused(ls LayerSpec, allowed ...string) error {
 	set := map[string]bool{
-		"units":      ls.Units != 0,
-		"channels":   ls.Channels != 0,
-		"kernel":     ls.Kernel != 0,
+		"units":      ls.Units != nil,
+		"channels":   ls.Channels != nil,
+		"kernel":     ls.Kernel != nil,
 		"stride":     ls.Stride != nil,
 		"pad":        ls.Pad != nil,
 		"activation": ls.Activation != "",
@@ -223,27 +246,43 @@ func (it item) lower(cur int) (int, error) {
 		if err := unused(ls, "units", "activation"); err != nil {
 			return 0, err
 		}
+		units, err := required("units", ls.Units, "a dense layer needs its width, units >= 1")
+		if err != nil {
+			return 0, err
+		}
 		relu, err := it.relu()
 		if err != nil {
 			return 0, err
 		}
-		id, err := b.Dense(it.name, cur, ls.Units)
+		id, err := b.Dense(it.name, cur, units)
 		return it.withReLU(it.name, id, relu, err)
 	case "conv":
 		if err := unused(ls, "channels", "kernel", "stride", "pad", "activation"); err != nil {
 			return 0, err
 		}
+		ch, err := required("channels", ls.Channels, "a conv layer needs its output channels, channels >= 1")
+		if err != nil {
+			return 0, err
+		}
+		k, err := required("kernel", ls.Kernel, "a conv layer needs its kernel size, kernel >= 1")
+		if err != nil {
+			return 0, err
+		}
 		relu, err := it.relu()
 		if err != nil {
 			return 0, err
 		}
-		id, err := b.Conv(it.name, cur, ls.Channels, ls.Kernel, intOr(ls.Stride, 1), intOr(ls.Pad, ls.Kernel/2))
+		id, err := b.Conv(it.name, cur, ch, k, intOr(ls.Stride, 1), intOr(ls.Pad, k/2))
 		return it.withReLU(it.name, id, relu, err)
 	case "maxpool", "avgpool":
 		if err := unused(ls, "kernel", "stride"); err != nil {
 			return 0, err
 		}
-		return b.Pool(it.name, Op(ls.Type), cur, ls.Kernel, intOr(ls.Stride, ls.Kernel))
+		k, err := required("kernel", ls.Kernel, "a pooling layer needs its window size, kernel >= 1")
+		if err != nil {
+			return 0, err
+		}
+		return b.Pool(it.name, Op(ls.Type), cur, k, intOr(ls.Stride, k))
 	case "gap":
 		if err := unused(ls); err != nil {
 			return 0, err
@@ -317,16 +356,13 @@ func (it item) residual(cur int) (int, error) {
 // returns the ends of the branch and of the skip path.
 func (it item) denseModule(cur int, in Shape, endReLU, proj bool) (branch, skip int, err error) {
 	ls, b := it.spec, it.b
-	if ls.Channels != 0 || ls.Kernel != 0 || ls.Stride != nil {
+	if ls.Channels != nil || ls.Kernel != nil || ls.Stride != nil {
 		return 0, 0, fmt.Errorf("a dense module takes units, not channels, kernel or stride")
 	}
 	if in.Spatial {
 		return 0, 0, fmt.Errorf("input %s is a feature map: a dense residual module needs a vector (flatten first)", in)
 	}
-	units := ls.Units
-	if units == 0 {
-		units = in.C
-	}
+	units := intOr(ls.Units, in.C)
 	if units != in.C && !proj {
 		return 0, 0, fmt.Errorf("units %d: a residual module must keep the stream's width %d (or take a projection shortcut, shortcut=proj)", units, in.C)
 	}
@@ -348,30 +384,31 @@ func (it item) denseModule(cur int, in Shape, endReLU, proj bool) (branch, skip 
 // returns the ends of the branch and of the skip path.
 func (it item) convModule(cur int, in Shape, endReLU, proj bool) (branch, skip int, err error) {
 	ls, b := it.spec, it.b
-	if ls.Units != 0 {
+	if ls.Units != nil {
 		return 0, 0, fmt.Errorf("a conv module takes channels and kernel, not units")
 	}
 	if !in.Spatial {
 		return 0, 0, fmt.Errorf("input %s is a vector: a conv residual module needs a c x h x w feature map", in)
 	}
-	ch, stride := ls.Channels, intOr(ls.Stride, 1)
-	if ch == 0 {
-		ch = in.C
+	k, err := required("kernel", ls.Kernel, "a conv residual module needs an odd kernel size")
+	if err != nil {
+		return 0, 0, err
 	}
+	ch, stride := intOr(ls.Channels, in.C), intOr(ls.Stride, 1)
 	if ch != in.C && !proj {
 		return 0, 0, fmt.Errorf("channels %d: a residual module must keep the stream's %d channels (or take a projection shortcut, shortcut=proj)", ch, in.C)
 	}
 	if stride != 1 && !proj {
 		return 0, 0, fmt.Errorf("stride %d: an identity shortcut needs stride 1 (a strided block takes shortcut=proj)", stride)
 	}
-	if ls.Kernel%2 == 0 {
-		return 0, 0, fmt.Errorf("kernel %d: a conv residual module needs an odd kernel (same padding keeps the shape)", ls.Kernel)
+	if k%2 == 0 {
+		return 0, 0, fmt.Errorf("kernel %d: a conv residual module needs an odd kernel (same padding keeps the shape)", k)
 	}
 	n1, n2 := it.name+".branch.1", it.name+".branch.2"
-	first, err := b.Conv(n1, cur, ch, ls.Kernel, stride, ls.Kernel/2)
+	first, err := b.Conv(n1, cur, ch, k, stride, k/2)
 	first, err = it.withReLU(n1, first, true, err)
 	if err == nil {
-		branch, err = b.Conv(n2, first, ch, ls.Kernel, 1, ls.Kernel/2)
+		branch, err = b.Conv(n2, first, ch, k, 1, k/2)
 		branch, err = it.withReLU(n2, branch, endReLU, err)
 	}
 	skip = cur

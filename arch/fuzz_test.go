@@ -25,6 +25,10 @@ func FuzzParse(f *testing.F) {
 		`{"input":[1,28,28],"layers":[{"type":"conv","channels":16,"kernel":3,"repeat":4},{"type":"residual","module":"conv","kernel":3,"repeat":8,"eta":"0.9^l","end":"relu"},{"type":"gap"},{"type":"dense","units":10}]}`,
 		`{"input":[784],"layers":[{"type":"dense","units":10,"activation":"relu"}]}`,
 		"net:", "fc:", "{}", "", "net:1x1x1,conv1k1x3,maxpool1", "net:784,dense1e3",
+		"net:784,resdense784x2:eta=1e49^l:end=linear", "net:784,resdense784x3:eta=[0;4.9e-324;1e100]",
+		"net:784,resdense784:eta=1:eta=2", "net:784,resdense784:eta=", "net:784,resdense0",
+		`{"input":[784],"layers":[{"type":"dense","units":10,"Units":10}]}`,
+		`{"input":[784],"layers":[{"type":"dense","units":10,"repeat":0}]}`,
 	} {
 		f.Add(s)
 	}

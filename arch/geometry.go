@@ -29,6 +29,8 @@ func NewWindow(in Shape, outChannels, kernel, stride, pad int) (Window, error) {
 		return Window{}, fmt.Errorf("pad %d: must be in [0, kernel-1 = %d]", pad, kernel-1)
 	case in.H+2*pad < kernel || in.W+2*pad < kernel:
 		return Window{}, fmt.Errorf("kernel %d with pad %d does not fit the %dx%d input", kernel, pad, in.H, in.W)
+	case kernel > maxSize/kernel/in.C:
+		return Window{}, fmt.Errorf("kernel %d: a %dx%d window over %d channels is larger than the %d values supported", kernel, kernel, kernel, in.C, maxSize)
 	}
 	w := Window{In: in, Kernel: kernel, Stride: stride, Pad: pad}
 	w.Out = Image(outChannels, windowOut(in.H, kernel, stride, pad), windowOut(in.W, kernel, stride, pad))

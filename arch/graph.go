@@ -2,7 +2,6 @@ package arch
 
 import (
 	"fmt"
-	"math"
 	"strings"
 )
 
@@ -316,11 +315,11 @@ func (b *Builder) ReLU(name string, from int) (int, error) {
 	return b.add(Node{Op: OpReLU, Name: name, Out: b.g.Nodes[from].Out}, from)
 }
 
-// Scale adds a node multiplying by eta >= 0, the l-th of L in its
-// schedule (block and blocks; 0 when unknown).
+// Scale adds a node multiplying by eta in [0, MaxEta], the l-th of L in
+// its schedule (block and blocks; 0 when unknown).
 func (b *Builder) Scale(name string, from int, eta float64, block, blocks int) (int, error) {
-	if math.IsNaN(eta) || math.IsInf(eta, 0) || eta < 0 {
-		return 0, fmt.Errorf("eta %v: must be finite and >= 0", eta)
+	if err := checkEta(eta); err != nil {
+		return 0, fmt.Errorf("node %q: %v", name, err)
 	}
 	return b.add(Node{Op: OpScale, Name: name, Out: b.g.Nodes[from].Out, Eta: eta, Block: block, Blocks: blocks}, from)
 }

@@ -140,7 +140,7 @@ func (l *Layer) residualString() string {
 			head += fmt.Sprintf("s%d", s)
 		}
 	}
-	s := fmt.Sprintf("%s:eta=%g:end=%s", head, l.Eta, end)
+	s := fmt.Sprintf("%s:eta=%s:end=%s", head, FormatEta(l.Eta), end)
 	if len(l.Shortcut) > 0 {
 		s += ":shortcut=proj"
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -74,7 +75,7 @@ func ParseFC(text string) (Spec, error) {
 		if i == len(widths)-2 {
 			act = "linear"
 		}
-		s.Layers = append(s.Layers, LayerSpec{Type: "dense", Units: w, Activation: act})
+		s.Layers = append(s.Layers, LayerSpec{Type: "dense", Units: &w, Activation: act})
 	}
 	return s, nil
 }
@@ -175,10 +176,7 @@ func parseItem(it string) (LayerSpec, error) {
 		if err != nil {
 			return ls, err
 		}
-		if k < 1 {
-			return ls, fmt.Errorf("repeat %d: must be >= 1", k)
-		}
-		ls.Repeat = k
+		ls.Repeat = &k
 	}
 	seen := map[string]bool{}
 	for i, kv := range keyNumRe.FindAllStringSubmatch(nums, -1) {
@@ -205,20 +203,19 @@ func parseItem(it string) (LayerSpec, error) {
 }
 
 func setNumber(ls *LayerSpec, name, key string, n int) error {
-	v := n
 	switch {
 	case key == "size" && (name == "dense" || name == "resdense"):
-		ls.Units = n
+		ls.Units = &n
 	case key == "size" && (name == "conv" || name == "resconv"):
-		ls.Channels = n
+		ls.Channels = &n
 	case key == "size" && (name == "maxpool" || name == "avgpool"):
-		ls.Kernel = n
+		ls.Kernel = &n
 	case key == "k" && (name == "conv" || name == "resconv"):
-		ls.Kernel = n
+		ls.Kernel = &n
 	case key == "s" && (name == "conv" || name == "maxpool" || name == "avgpool" || name == "resconv"):
-		ls.Stride = &v
+		ls.Stride = &n
 	case key == "p" && name == "conv":
-		ls.Pad = &v
+		ls.Pad = &n
 	case key == "size":
 		return fmt.Errorf("%s takes no size", name)
 	default:
@@ -227,40 +224,54 @@ func setNumber(ls *LayerSpec, name, key string, n int) error {
 	return nil
 }
 
+// setOptions reads an item's :options. Each option may be given once, and
+// an option with = needs a value.
 func setOptions(ls *LayerSpec, opts string) error {
 	if opts == "" {
 		return nil
 	}
+	given := map[string]string{}
 	for _, o := range strings.Split(opts[1:], ":") {
 		key, val, hasVal := strings.Cut(o, "=")
+		var field *string
 		switch {
 		case !hasVal && (key == "relu" || key == "linear") && ls.Type != "residual":
-			ls.Activation = key
+			field, key, val = &ls.Activation, "activation", key
 		case hasVal && key == "eta" && ls.Type == "residual":
-			ls.Eta = val
+			field = &ls.Eta
 		case hasVal && key == "end" && ls.Type == "residual":
-			ls.End = val
+			field = &ls.End
 		case hasVal && key == "shortcut" && ls.Type == "residual":
-			ls.Shortcut = val
+			field = &ls.Shortcut
 		case hasVal && key == "post" && ls.Type == "residual":
-			ls.Post = val
+			field = &ls.Post
+		case ls.Type == "residual":
+			return fmt.Errorf("option %q: a residual item takes :eta=SCHEDULE, :end=relu|linear, :shortcut=identity|proj and :post=none|relu", o)
 		default:
-			if ls.Type == "residual" {
-				return fmt.Errorf("option %q: a residual item takes :eta=SCHEDULE, :end=relu|linear, :shortcut=identity|proj and :post=none|relu", o)
-			}
 			return fmt.Errorf("option %q: this item takes :relu or :linear", o)
 		}
+		if prev, twice := given[key]; twice {
+			return fmt.Errorf("option %q: %s is already given (%q): give each option once", o, key, prev)
+		}
+		if strings.TrimSpace(val) == "" {
+			return fmt.Errorf("option %q: %s has an empty value", o, key)
+		}
+		given[key], *field = o, val
 	}
 	return nil
 }
 
-// ParseJSON reads the JSON form of a Spec, rejecting unknown fields:
+// ParseJSON reads the JSON form of a Spec, rejecting unknown fields, keys
+// given twice in one object, null values and empty strings:
 //
 //	{"input": [1, 28, 28], "layers": [
 //	  {"type": "conv", "channels": 16, "kernel": 3, "repeat": 4},
 //	  {"type": "residual", "module": "conv", "kernel": 3, "repeat": 8, "eta": "0.9^l", "end": "relu"},
 //	  {"type": "gap"}, {"type": "dense", "units": 10}]}
 func ParseJSON(b []byte) (Spec, error) {
+	if err := checkJSON(b); err != nil {
+		return Spec{}, fmt.Errorf("JSON spec: %v", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var s Spec
@@ -271,4 +282,89 @@ func ParseJSON(b []byte) (Spec, error) {
 		return Spec{}, fmt.Errorf("JSON spec: unexpected data after the object")
 	}
 	return s, nil
+}
+
+// jsonFrame is an object or array that checkJSON is inside.
+type jsonFrame struct {
+	path   string
+	object bool
+	// keys holds an object's keys so far, folded as encoding/json matches
+	// them to fields; wantKey says the next token is a key.
+	keys    map[string]bool
+	wantKey bool
+	key     string
+	// index is the position of an array's next element.
+	index int
+}
+
+// child is the path of the frame's next value.
+func (f *jsonFrame) child() string {
+	if f.object {
+		if f.path == "" {
+			return f.key
+		}
+		return f.path + "." + f.key
+	}
+	return fmt.Sprintf("%s[%d]", f.path, f.index)
+}
+
+// checkJSON walks the tokens of a JSON document and rejects what
+// encoding/json would accept without a word: a key given twice in one
+// object (json keeps the last, and matches keys to fields without regard
+// to case), a null value (json leaves the field at its default) and an
+// empty string. Errors name the value's path, e.g. layers[2].eta.
+func checkJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var stack []*jsonFrame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var top *jsonFrame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if top != nil && top.wantKey {
+			key := tok.(string)
+			folded := strings.ToLower(strings.ToUpper(key))
+			if top.keys[folded] {
+				return fmt.Errorf("%s: key %q is given twice: give each field once", orRoot(top.path), key)
+			}
+			top.keys[folded], top.key, top.wantKey = true, key, false
+			continue
+		}
+		path := ""
+		if top != nil {
+			path = top.child()
+			top.wantKey = top.object
+			top.index++
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			stack = append(stack, &jsonFrame{path: path, object: v == '{', keys: map[string]bool{}, wantKey: v == '{'})
+		case nil:
+			return fmt.Errorf("%s: null: give a value or leave the field out", orRoot(path))
+		case string:
+			if strings.TrimSpace(v) == "" {
+				return fmt.Errorf("%s: empty string: give a value or leave the field out", orRoot(path))
+			}
+		}
+	}
+}
+
+// orRoot names the top-level value for an empty path.
+func orRoot(path string) string {
+	if path == "" {
+		return "the top-level object"
+	}
+	return path
 }

@@ -7,6 +7,39 @@ import (
 	"strings"
 )
 
+// MaxEta is the largest residual scale a graph may hold. At eta = 1e100 the
+// skip path's share of a block's output is 10^-200 of the branch's, far below
+// float64's precision (10^-16), so no larger eta describes a different net;
+// the bound keeps eta^2, the factor of the branch's energy, inside float64
+// (at most 1e200) for every consumer of the graph that does not compute in
+// logs, and every accepted eta prints (FormatEta) as a number that parses
+// back to itself.
+const MaxEta = 1e100
+
+// FormatEta writes an eta as the shortest decimal that parses back to the
+// same float64, the form String uses in a spec.
+func FormatEta(eta float64) string { return strconv.FormatFloat(eta, 'g', -1, 64) }
+
+// checkEta says why eta is no valid residual scale, or nil.
+func checkEta(eta float64) error {
+	switch {
+	case math.IsNaN(eta) || eta < 0:
+		return fmt.Errorf("eta %v: must be a number >= 0", eta)
+	case eta > MaxEta:
+		return fmt.Errorf("eta %s: must be <= %s (beyond it the skip path is below float64's precision)", describeEta(eta), FormatEta(MaxEta))
+	}
+	return nil
+}
+
+// describeEta writes an eta for an error message, saying when it has
+// overflowed float64.
+func describeEta(eta float64) string {
+	if math.IsInf(eta, 1) {
+		return "+Inf (beyond float64's range)"
+	}
+	return FormatEta(eta)
+}
+
 // ParseSchedule expands a residual scale schedule to one eta per block, for a
 // group of L blocks numbered l = 1..L. Forms:
 //
@@ -16,7 +49,8 @@ import (
 //	c/L        constant c/L, e.g. 1/L (the sum over blocks is c)
 //	[a;b;...]  an explicit list of exactly L values
 //
-// Every eta must be finite and >= 0.
+// Every number must be finite and >= 0, and every eta_l at most MaxEta
+// (errors name the block whose eta is not).
 func ParseSchedule(s string, blocks int) ([]float64, error) {
 	s = strings.TrimSpace(s)
 	etas := make([]float64, blocks)
@@ -30,7 +64,7 @@ func ParseSchedule(s string, blocks int) ([]float64, error) {
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 			return 0, fmt.Errorf("%q: want a finite number >= 0 in schedule %q (forms: c, b^l, c/l, c/L, [a;b;...])", t, s)
 		}
-		return v, nil
+		return v + 0, nil // + 0 turns -0 into 0
 	}
 	switch {
 	case strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]"):
@@ -69,6 +103,11 @@ func ParseSchedule(s string, blocks int) ([]float64, error) {
 			return nil, err
 		}
 		fill(func(int) float64 { return c })
+	}
+	for i, eta := range etas {
+		if err := checkEta(eta); err != nil {
+			return nil, fmt.Errorf("schedule %q, block %d of %d: %v", s, i+1, blocks, err)
+		}
 	}
 	return etas, nil
 }
