@@ -24,6 +24,9 @@ type Results struct {
 	// Extra are the latest records of tasks in no sweep, e.g. from an
 	// earlier version of a sweep file, sorted by id.
 	Extra []Record
+	// Warnings name what the results files hold besides records, left
+	// out (see ReadDir).
+	Warnings []string
 	// byID indexes Records.
 	byID map[string]Record
 }
@@ -61,12 +64,12 @@ func Collect(dir string) (*Results, error) {
 // collectGrid merges the records in dir and compares them with grid, which
 // may be nil.
 func collectGrid(dir string, grid []Task) (*Results, error) {
-	recs, err := ReadDir(dir)
+	recs, warnings, err := ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	last := latest(recs)
-	res := &Results{Dir: dir, Tasks: map[string][]Task{}, byID: map[string]Record{}}
+	res := &Results{Dir: dir, Tasks: map[string][]Task{}, Warnings: warnings, byID: map[string]Record{}}
 	inGrid := make(map[string]bool, len(grid))
 	for _, t := range grid {
 		inGrid[t.ID] = true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -20,15 +21,20 @@ type SlurmOptions struct {
 	Shards int
 	// MaxParallel caps the array tasks running at once (%N); 0 means no cap.
 	MaxParallel int
-	// JobName is --job-name; empty means "initscope-sweep".
+	// JobName is --job-name: letters, digits, '_', '.', '+' and '-'; empty
+	// means "initscope-sweep".
 	JobName string
-	// Time is --time (e.g. "02:00:00"); empty leaves the partition default.
+	// Time is --time, in one of Slurm's forms MM, MM:SS, HH:MM:SS, D-HH,
+	// D-HH:MM and D-HH:MM:SS (e.g. "02:00:00", "1-12"), or UNLIMITED;
+	// empty leaves the partition default.
 	Time string
 	// CPUsPerTask is --cpus-per-task; 0 leaves it out.
 	CPUsPerTask int
-	// Mem is --mem (e.g. "4G"); empty leaves it out.
+	// Mem is --mem: a whole number with an optional unit K, M, G or T
+	// (e.g. "4G"; megabytes without one); empty leaves it out.
 	Mem string
-	// Partition is --partition; empty leaves the cluster default.
+	// Partition is --partition, a name or a comma-separated list of names;
+	// empty leaves the cluster default.
 	Partition string
 	// Output is --output; empty means "%x-%A_%a.out" (job name, array job
 	// id, array index) in the submission directory. Slurm does not create
@@ -53,6 +59,14 @@ func SlurmScript(opts SlurmOptions) (string, error) {
 		return "", fmt.Errorf("slurm: max parallel %d and cpus per task %d: want >= 0", opts.MaxParallel, opts.CPUsPerTask)
 	}
 	name := withDefault(opts.JobName, "initscope-sweep")
+	if err := checkFields("slurm", []field{
+		{"--job-name", name, slurmNameRE.MatchString, "letters, digits, '_', '.', '+' or '-'"},
+		{"--time", opts.Time, validSlurmTime, "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 02:00:00 or 1-12; minutes and seconds below 60 after the first field, hours below 24 after a day), or UNLIMITED"},
+		{"--mem", opts.Mem, slurmMemRE.MatchString, "a whole number with an optional unit K, M, G or T, e.g. 4G (megabytes without a unit)"},
+		{"--partition", opts.Partition, slurmPartitionRE.MatchString, "a partition name of letters, digits, '_', '.' or '-', or a comma-separated list of them"},
+	}); err != nil {
+		return "", err
+	}
 	array := fmt.Sprintf("0-%d", opts.Shards-1)
 	if opts.MaxParallel > 0 {
 		array += fmt.Sprintf("%%%d", opts.MaxParallel)
@@ -92,13 +106,64 @@ func SlurmScript(opts SlurmOptions) (string, error) {
 	return b.String(), nil
 }
 
+// Slurm's forms of the emitted options (see SlurmOptions).
+var (
+	slurmNameRE      = regexp.MustCompile(`^[A-Za-z0-9_.+-]+$`)
+	slurmMemRE       = regexp.MustCompile(`^[0-9]{1,12}[KMGTkmgt]?$`)
+	slurmPartitionRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$`)
+	// slurmTimeRE matches D-HH[:MM[:SS]] (groups 1-4) and MM[:SS] or
+	// HH:MM:SS (groups 5-7).
+	slurmTimeRE = regexp.MustCompile(`^(?:([0-9]{1,9})-([0-9]{1,9})(?::([0-9]{1,9})(?::([0-9]{1,9}))?)?|([0-9]{1,9})(?::([0-9]{1,9})(?::([0-9]{1,9}))?)?)$`)
+)
+
+// maxSlurmMinutes is the longest time limit Slurm keeps (in minutes, a
+// 32-bit number below its INFINITE).
+const maxSlurmMinutes = 1<<32 - 2
+
+// validSlurmTime reports whether t is a time limit in one of Slurm's forms,
+// each field after the first within its unit.
+func validSlurmTime(t string) bool {
+	if u := strings.ToUpper(t); u == "UNLIMITED" || u == "INFINITE" {
+		return true
+	}
+	m := slurmTimeRE.FindStringSubmatch(t)
+	if m == nil {
+		return false
+	}
+	num := func(i int) int64 { v, _ := strconv.ParseInt(m[i], 10, 64); return v } // at most 9 digits: no error
+	var days, hours, minutes, seconds int64
+	switch {
+	case m[1] != "": // D-HH[:MM[:SS]]
+		days, hours, minutes, seconds = num(1), num(2), num(3), num(4)
+		if hours > 23 {
+			return false
+		}
+	case m[7] != "": // HH:MM:SS
+		hours, minutes, seconds = num(5), num(6), num(7)
+	default: // MM[:SS]
+		minutes, seconds = num(5), num(6)
+		if m[6] == "" {
+			return minutes <= maxSlurmMinutes
+		}
+		return seconds < 60 && minutes <= maxSlurmMinutes
+	}
+	if minutes > 59 || seconds > 59 {
+		return false
+	}
+	return ((days*24+hours)*60 + minutes) <= maxSlurmMinutes
+}
+
 // K8sOptions describe a Kubernetes Indexed Job that runs a sweep, one shard
 // per completion index.
 type K8sOptions struct {
 	// Name is the Job's name: lowercase letters, digits and '-', at most 50
 	// characters (pod hostnames append the index).
 	Name string
-	// Image is the container image holding the initscope binary.
+	// Namespace is the Job's namespace, a DNS label; empty leaves it to
+	// kubectl.
+	Namespace string
+	// Image is the container image holding the initscope binary, a
+	// reference such as registry.example:5000/team/initscope:v1.
 	Image string
 	// SweepFile and OutDir are paths inside the container; OutDir must be
 	// under MountPath, on the persistent volume.
@@ -107,12 +172,14 @@ type K8sOptions struct {
 	Shards int
 	// Parallelism caps the pods running at once; 0 means Shards.
 	Parallelism int
-	// ClaimName is the PersistentVolumeClaim that keeps the results.
+	// ClaimName is the PersistentVolumeClaim that keeps the results, a DNS
+	// subdomain (lowercase letters, digits, '-' and '.').
 	ClaimName string
 	// MountPath is where the claim is mounted; empty means "/results".
 	MountPath string
-	// CPU and Memory are the container's requests and limits (e.g. "2",
-	// "4Gi"); empty leaves them out.
+	// CPU and Memory are the container's requests and limits, positive
+	// Kubernetes quantities (e.g. "2", "500m", "4Gi"); empty leaves them
+	// out.
 	CPU, Memory string
 	// Binary is the initscope executable; empty means "initscope" on PATH.
 	Binary string
@@ -120,7 +187,50 @@ type K8sOptions struct {
 	ExtraArgs []string
 }
 
-var dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+// Kubernetes' forms of the emitted names and values (see K8sOptions).
+var (
+	dnsLabelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	quantityRE     = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$`)
+	// imageRE is the grammar of an image reference (the OCI distribution
+	// project's reference package): [DOMAIN[:PORT]/]PATH[:TAG][@DIGEST].
+	imageRE = func() *regexp.Regexp {
+		const (
+			domainPart = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
+			domain     = `(?:` + domainPart + `(?:\.` + domainPart + `)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?`
+			pathPart   = `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
+			tag        = `[\w][\w.-]{0,127}`
+			digest     = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
+		)
+		return regexp.MustCompile(`^(?:` + domain + `/)?` + pathPart + `(?:/` + pathPart + `)*(?::` + tag + `)?(?:@` + digest + `)?$`)
+	}()
+)
+
+// validDNS returns a check of a DNS label or subdomain of at most n
+// characters.
+func validDNS(re *regexp.Regexp, n int) func(string) bool {
+	return func(s string) bool { return len(s) <= n && re.MatchString(s) }
+}
+
+// validImage reports whether s is an image reference whose name (the part
+// before a tag or digest) has at most 255 characters.
+func validImage(s string) bool {
+	name, _, _ := strings.Cut(s, "@")
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		name = name[:i]
+	}
+	return len(name) <= 255 && imageRE.MatchString(s)
+}
+
+// validQuantity reports whether s is a positive Kubernetes quantity.
+func validQuantity(s string) bool {
+	m := quantityRE.FindStringSubmatch(s)
+	if m == nil {
+		return false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	return err == nil && v > 0
+}
 
 // K8sIndexedJob writes the manifest of an Indexed Job (completionMode:
 // Indexed) whose pod i runs `initscope sweep run --out OUTDIR --shard
@@ -131,11 +241,19 @@ func K8sIndexedJob(opts K8sOptions) (string, error) {
 	if err := checkCommon("kubernetes", opts.SweepFile, opts.OutDir, opts.Shards); err != nil {
 		return "", err
 	}
-	if len(opts.Name) > 50 || !dnsLabelRE.MatchString(opts.Name) {
-		return "", fmt.Errorf("kubernetes: job name %q: want lowercase letters, digits and '-', at most 50 characters", opts.Name)
-	}
 	if opts.Image == "" || opts.ClaimName == "" {
 		return "", fmt.Errorf("kubernetes: give an image and a PersistentVolumeClaim for the results")
+	}
+	const label = "lowercase letters, digits and '-', beginning and ending with a letter or digit"
+	if err := checkFields("kubernetes", []field{
+		{"job name", opts.Name, validDNS(dnsLabelRE, 50), label + ", at most 50 characters (a DNS label; pod names append the index)"},
+		{"namespace", opts.Namespace, validDNS(dnsLabelRE, 63), label + ", at most 63 characters (a DNS label)"},
+		{"image", opts.Image, validImage, "an image reference such as registry.example:5000/team/initscope:v1 (lowercase path, optional tag and @sha256: digest)"},
+		{"claim name", opts.ClaimName, validDNS(dnsSubdomainRE, 253), label + ", in parts joined by '.', at most 253 characters (a DNS subdomain)"},
+		{"cpu", opts.CPU, validQuantity, "a positive quantity such as 2 or 500m"},
+		{"memory", opts.Memory, validQuantity, "a positive quantity such as 4Gi or 512Mi"},
+	}); err != nil {
+		return "", err
 	}
 	if opts.Parallelism < 0 {
 		return "", fmt.Errorf("kubernetes: parallelism %d: want >= 0", opts.Parallelism)
@@ -148,11 +266,19 @@ func K8sIndexedJob(opts K8sOptions) (string, error) {
 	if parallelism == 0 || parallelism > opts.Shards {
 		parallelism = opts.Shards
 	}
-	command := append(runCommand(opts.Binary, opts.OutDir), fmt.Sprintf("$(JOB_COMPLETION_INDEX)/%d", opts.Shards))
+	// Kubernetes expands $(VAR) in a command: "$$" keeps a "$" of ours.
+	var command []string
+	for _, w := range runCommand(opts.Binary, opts.OutDir) {
+		command = append(command, strings.ReplaceAll(w, "$", "$$"))
+	}
+	command = append(command, fmt.Sprintf("$(JOB_COMPLETION_INDEX)/%d", opts.Shards))
+	for _, w := range runOperands(opts.ExtraArgs, opts.SweepFile) {
+		command = append(command, strings.ReplaceAll(w, "$", "$$"))
+	}
 	c := k8sContainer{
 		Name:    "sweep",
 		Image:   opts.Image,
-		Command: append(command, runOperands(opts.ExtraArgs, opts.SweepFile)...),
+		Command: command,
 		// Declared explicitly so that $(JOB_COMPLETION_INDEX) expands in
 		// the command on any version; the Job controller does not add
 		// a variable the template already sets.
@@ -173,7 +299,7 @@ func K8sIndexedJob(opts K8sOptions) (string, error) {
 	job := k8sJob{
 		APIVersion: "batch/v1",
 		Kind:       "Job",
-		Metadata:   k8sMeta{Name: opts.Name, Labels: map[string]string{"app.kubernetes.io/name": "initscope-sweep"}},
+		Metadata:   k8sMeta{Name: opts.Name, Namespace: opts.Namespace, Labels: map[string]string{"app.kubernetes.io/name": "initscope-sweep"}},
 		Spec: k8sJobSpec{
 			CompletionMode: "Indexed",
 			Completions:    opts.Shards,
@@ -208,8 +334,9 @@ type (
 		Spec       k8sJobSpec `yaml:"spec"`
 	}
 	k8sMeta struct {
-		Name   string            `yaml:"name"`
-		Labels map[string]string `yaml:"labels,omitempty"`
+		Name      string            `yaml:"name"`
+		Namespace string            `yaml:"namespace,omitempty"`
+		Labels    map[string]string `yaml:"labels,omitempty"`
 	}
 	k8sJobSpec struct {
 		CompletionMode string         `yaml:"completionMode"`
@@ -259,6 +386,26 @@ type (
 		ClaimName string `yaml:"claimName"`
 	}
 )
+
+// field is an option an emitter writes, and its form.
+type field struct {
+	// name names the option, value is its value.
+	name, value string
+	// valid checks a non-empty value; want says what it accepts.
+	valid func(string) bool
+	want  string
+}
+
+// checkFields returns an error about the first field set to an invalid
+// value, naming the field, the value and what it accepts.
+func checkFields(target string, fields []field) error {
+	for _, f := range fields {
+		if f.value != "" && !f.valid(f.value) {
+			return fmt.Errorf("%s: %s %q: want %s", target, f.name, f.value, f.want)
+		}
+	}
+	return nil
+}
 
 // checkCommon validates what both emitters need.
 func checkCommon(target, sweepFile, outDir string, shards int) error {

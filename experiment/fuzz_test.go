@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -39,26 +40,53 @@ func FuzzParseSweep(f *testing.F) {
 	})
 }
 
-// FuzzParseRecords checks that the reader never panics, that the valid prefix
-// it reports ends a line, and that re-reading that prefix gives the same
-// records (what OpenStore's repair relies on).
+// FuzzParseRecords checks that the reader never panics, that its whole
+// lines end at a newline, that re-reading them gives the same records
+// without a tail, and that OpenStore's repair (which keeps or cuts only the
+// tail, and refuses files with lines that are not records) leaves a file
+// that reads back with every record it had and no warning.
 func FuzzParseRecords(f *testing.F) {
 	f.Add("{\"id\":\"a\",\"kind\":\"k\",\"params\":{},\"status\":\"done\",\"result\":1}\n{\"id\":\"b\",\"st")
 	f.Add("\n\n{\"id\":\"a\",\"status\":\"failed\"}\nx\n")
 	f.Add("x\n{\"id\":\"a\",\"status\":\"done\"}\n")
+	f.Add("{\"id\":\"a\",\"status\":\"done\"}")
 	f.Fuzz(func(t *testing.T, text string) {
-		recs, good, err := parseRecords([]byte(text), "f")
+		c := scanRecords([]byte(text), "f")
+		if c.whole > len(text) || (c.whole > 0 && text[c.whole-1] != '\n') || (c.tail != nil) != (c.whole < len(text)) {
+			t.Fatalf("whole lines end at %d of %q, tail %q", c.whole, text, c.tail)
+		}
+		again := scanRecords([]byte(text[:c.whole]), "f")
+		want := c.recs
+		if c.tailRecord {
+			want = want[:len(want)-1]
+		}
+		if again.tail != nil || !same(again.recs, want) || !same(again.bad, c.bad) {
+			t.Fatalf("re-reading the whole lines of %q: %d records (want %d), tail %q", text, len(again.recs), len(want), again.tail)
+		}
+		dir := t.TempDir()
+		path := filepath.Join(dir, "shard-0-of-1.jsonl")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenStore(dir, Shard{})
 		if err != nil {
+			if b, _ := os.ReadFile(path); string(b) != text {
+				t.Fatalf("OpenStore refused (%v) but changed %q to %q", err, text, b)
+			}
 			return
 		}
-		if good > len(text) || (good > 0 && text[good-1] != '\n') {
-			t.Fatalf("valid prefix %d of %q does not end a line", good, text)
-		}
-		again, good2, err := parseRecords([]byte(text[:good]), "f")
-		if err != nil || good2 != good || !reflect.DeepEqual(recs, again) {
-			t.Fatalf("re-reading the valid prefix: %d records (want %d), prefix %d (want %d), %v", len(again), len(recs), good2, good, err)
+		s.Close()
+		recs, warnings, err := ReadDir(dir)
+		if err != nil || warnings != nil || !same(recs, c.recs) {
+			t.Fatalf("after repairing %q: %d records (want %d), warnings %q, %v", text, len(recs), len(c.recs), warnings, err)
 		}
 	})
+}
+
+// same reports whether two slices hold equal elements, nil and empty being
+// the same.
+func same[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
 }
 
 // FuzzParseShard checks that accepted shards are valid and print back as

@@ -33,6 +33,10 @@ type Options struct {
 	// Progress, if set, is called after each task is recorded, from the
 	// goroutine that ran it, never concurrently.
 	Progress func(Progress)
+	// Warn, if set, is called before any task runs with each warning about
+	// what the directory's results files hold besides records (see
+	// ReadDir): the run leaves it out, and so may run such tasks again.
+	Warn func(string)
 }
 
 // Counts tally a run over one shard.
@@ -75,9 +79,14 @@ func Run(ctx context.Context, tasks []Task, shard Shard, store *Store, runner Ru
 			return Counts{}, fmt.Errorf("task %d (%s) has no id: make tasks with NewTask or Sweep.Expand", i, t.Kind)
 		}
 	}
-	prior, err := ReadDir(store.Dir())
+	prior, warnings, err := ReadDir(store.Dir())
 	if err != nil {
 		return Counts{}, err
+	}
+	if opts.Warn != nil {
+		for _, w := range warnings {
+			opts.Warn(w)
+		}
 	}
 	last := latest(prior)
 	mine := shard.Select(tasks)

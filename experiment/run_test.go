@@ -140,9 +140,9 @@ func TestResumeAfterKill(t *testing.T) {
 			t.Errorf("%s does not end with a newline", name)
 		}
 		for i, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
-			r, ok := decodeRecord(line)
-			if !ok || r.Status != StatusDone {
-				t.Errorf("%s:%d: %q is not a done record", name, i+1, line)
+			r, err := decodeRecord(line)
+			if err != nil || r.Status != StatusDone {
+				t.Errorf("%s:%d: %q is not a done record: %v", name, i+1, line, err)
 			}
 			seen[r.ID]++
 		}
@@ -260,9 +260,9 @@ func TestRunParallelAndCancel(t *testing.T) {
 	if peak.Load() != 4 {
 		t.Errorf("peak concurrency %d, want 4", peak.Load())
 	}
-	recs, err := ReadDir(dir)
-	if err != nil || len(recs) != c.Done {
-		t.Errorf("%d records for %d done, %v", len(recs), c.Done, err)
+	recs, warnings, err := ReadDir(dir)
+	if err != nil || len(recs) != c.Done || warnings != nil {
+		t.Errorf("%d records for %d done, warnings %q, %v", len(recs), c.Done, warnings, err)
 	}
 	c2, err := Run(context.Background(), grid, Shard{}, s, runner, Options{Workers: 4})
 	if err != nil || c2.Skipped != c.Done || c2.Done != 40-c.Done {

@@ -62,20 +62,25 @@ func (r Record) Decode(v any) error {
 }
 
 // Store appends records to one results file, shard-<i>-of-<n>.jsonl in its
-// directory (see SweepDir for the whole layout). Each record is written with one write(2) of a whole line to a
-// file opened with O_APPEND, then fsynced. A process killed mid-write leaves
-// at most a torn final line, which readers ignore and OpenStore cuts off. An
-// exclusive lock (flock) keeps a second process from writing the same file.
-// A Store is safe for concurrent use.
+// directory (see SweepDir for the whole layout). Each record is written with
+// one write(2) of a whole line to a file opened with O_APPEND, then fsynced;
+// a write that fails part way (a full disk) is cut off again. A process
+// killed mid-write leaves at most a torn final line without its newline,
+// which readers ignore and OpenStore cuts off. An exclusive lock (flock)
+// keeps a second process from writing the same file. A Store is safe for
+// concurrent use.
 type Store struct {
 	dir  string
 	path string
 	mu   sync.Mutex
 	f    *os.File
+	size int64 // the length of the file's whole lines
+	err  error // why the store can no longer append, if it cannot
 }
 
 // OpenStore opens (creating dir and the file if needed) the results file for
-// the shard in dir, locks it and repairs a torn final line.
+// the shard in dir, locks it and repairs it (see repair): it never appends to
+// a file that holds anything but records, and then says why.
 func OpenStore(dir string, shard Shard) (*Store, error) {
 	s, err := shard.normalized()
 	if err != nil {
@@ -94,7 +99,8 @@ func OpenStore(dir string, shard Shard) (*Store, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: another process is writing this shard's results (%v): wait for it, or run another shard", path, err)
 	}
-	if err := repair(f, path); err != nil {
+	size, err := repair(f, path)
+	if err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -105,26 +111,62 @@ func OpenStore(dir string, shard Shard) (*Store, error) {
 			return nil, err
 		}
 	}
-	return &Store{dir: dir, path: path, f: f}, nil
+	return &Store{dir: dir, path: path, f: f, size: size}, nil
 }
 
-// repair truncates the file after its last whole, valid record.
-func repair(f *os.File, path string) error {
+// repair readies a results file for appending and returns its length. It
+// changes only what a Store's own writes can have left: a final record
+// without its newline gets one; a torn record (the start of a line as
+// Append writes it, after the last newline) is cut off. Any line that is not
+// a record, or a tail that is not the start of one, is an error naming the
+// file and the line: the file is then not (only) ours, and is left alone.
+func repair(f *os.File, path string) (int64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, good, err := parseRecords(b, path)
-	if err != nil {
-		return err
+	c := scanRecords(b, path)
+	if len(c.bad) > 0 {
+		more := ""
+		if len(c.bad) > 1 {
+			more = fmt.Sprintf(" (and %d more lines)", len(c.bad)-1)
+		}
+		return 0, fmt.Errorf("%s%s; refusing to append to a file that holds more than records: move it away or remove the line%s",
+			c.bad[0], more, plural(len(c.bad), "", "s"))
 	}
-	if good == len(b) {
-		return nil
+	switch {
+	case c.tail == nil:
+		return int64(len(b)), nil
+	case c.tailRecord:
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			return 0, fmt.Errorf("%s: ending its last record's line: %v", path, err)
+		}
+		return int64(len(b)) + 1, f.Sync()
+	case !torn(c.tail):
+		return 0, fmt.Errorf("%s: ends in %d bytes after its last line that are not a record (%.40q); refusing to append to a file that holds more than records: move it away",
+			path, len(c.tail), c.tail)
 	}
-	if err := f.Truncate(int64(good)); err != nil {
-		return fmt.Errorf("%s: cutting off a torn final record: %v", path, err)
+	if err := f.Truncate(int64(c.whole)); err != nil {
+		return 0, fmt.Errorf("%s: cutting off a torn final record: %v", path, err)
 	}
-	return f.Sync()
+	return int64(c.whole), f.Sync()
+}
+
+// recordStart is how every line Append writes begins.
+var recordStart = []byte(`{"id":"`)
+
+// torn reports whether tail, text after the last newline of a results file,
+// can be a line Append began and did not finish.
+func torn(tail []byte) bool {
+	return bytes.HasPrefix(tail, recordStart) || bytes.HasPrefix(recordStart, tail)
+}
+
+// plural returns one if n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // syncDir fsyncs a directory.
@@ -152,12 +194,25 @@ func (s *Store) Append(r Record) error {
 	b = append(b, '\n')
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.f == nil {
+	switch {
+	case s.f == nil:
 		return fmt.Errorf("%s: store is closed", s.path)
+	case s.err != nil:
+		return s.err
 	}
-	if _, err := s.f.Write(b); err != nil {
+	if n, err := s.f.Write(b); err != nil {
+		// Part of the line may be written (a full disk): cut it off, so
+		// that the file holds whole records only and the next one starts a
+		// line.
+		if n > 0 {
+			if terr := s.f.Truncate(s.size); terr != nil {
+				s.err = fmt.Errorf("%s: a write failed (%v) and cutting off its part failed too (%v): the store takes no more records", s.path, err, terr)
+				return s.err
+			}
+		}
 		return fmt.Errorf("%s: %v", s.path, err)
 	}
+	s.size += int64(len(b))
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("%s: %v", s.path, err)
 	}
@@ -176,74 +231,111 @@ func (s *Store) Close() error {
 	return err
 }
 
-// parseRecords reads JSON Lines records and returns them with the length of
-// the valid prefix. Lines after the last valid record that are invalid or lack
-// their newline are a torn tail, left out; an invalid line followed by a valid
-// one is corruption, an error naming the line.
-func parseRecords(b []byte, path string) (recs []Record, good int, err error) {
-	badLine := 0
-	for off, line := 0, 1; off < len(b); line++ {
-		end := bytes.IndexByte(b[off:], '\n')
+// contents is what a results file holds.
+type contents struct {
+	// recs are the records of its whole lines (those ending in a newline)
+	// and of its tail if that is one.
+	recs []Record
+	// bad say, for each whole line that is neither blank nor a record,
+	// "PATH:LINE: what is wrong".
+	bad []string
+	// whole is the length of the whole lines; tail is what follows them,
+	// nil if nothing does, and tailRecord whether it is a record.
+	whole      int
+	tail       []byte
+	tailRecord bool
+}
+
+// scanRecords reads the JSON Lines records of a results file.
+func scanRecords(b []byte, path string) contents {
+	var c contents
+	for line := 1; c.whole < len(b); line++ {
+		end := bytes.IndexByte(b[c.whole:], '\n')
 		if end < 0 {
-			break // no newline: torn
+			c.tail = b[c.whole:]
+			if r, err := decodeRecord(c.tail); err == nil {
+				c.recs, c.tailRecord = append(c.recs, r), true
+			}
+			break
 		}
-		text := b[off : off+end]
-		off += end + 1
+		text := b[c.whole : c.whole+end]
+		c.whole += end + 1
 		if len(bytes.TrimSpace(text)) == 0 {
-			if badLine == 0 {
-				good = off
-			}
 			continue
 		}
-		r, ok := decodeRecord(text)
-		if !ok {
-			if badLine == 0 {
-				badLine = line
-			}
+		r, err := decodeRecord(text)
+		if err != nil {
+			c.bad = append(c.bad, fmt.Sprintf("%s:%d: %v", path, line, err))
 			continue
 		}
-		if badLine != 0 {
-			return nil, 0, fmt.Errorf("%s:%d: not a valid record, yet valid records follow: the file is corrupt", path, badLine)
-		}
-		recs = append(recs, r)
-		good = off
+		c.recs = append(c.recs, r)
 	}
-	return recs, good, nil
+	return c
 }
 
 // decodeRecord parses one line, requiring an id and a known status.
-func decodeRecord(line []byte) (Record, bool) {
+func decodeRecord(line []byte) (Record, error) {
 	var r Record
 	if err := json.Unmarshal(line, &r); err != nil {
-		return Record{}, false
+		return Record{}, fmt.Errorf("not a record: not JSON (%v)", err)
 	}
-	return r, r.ID != "" && (r.Status == StatusDone || r.Status == StatusFailed)
+	switch {
+	case r.ID == "":
+		return Record{}, errors.New("not a record: no id")
+	case r.Status != StatusDone && r.Status != StatusFailed:
+		return Record{}, fmt.Errorf("not a record: status %q, want %q or %q", r.Status, StatusDone, StatusFailed)
+	}
+	return r, nil
+}
+
+// warnings describes what a reader of a results file leaves out: lines
+// that are not records (the first few) and a tail that is not one.
+func (c contents) warnings(path string) []string {
+	const maxListed = 3
+	var w []string
+	for i, b := range c.bad {
+		if i == maxListed {
+			w = append(w, fmt.Sprintf("%s: %d more lines that are not records", path, len(c.bad)-maxListed))
+			break
+		}
+		w = append(w, b+": left out")
+	}
+	switch {
+	case c.tail == nil || c.tailRecord:
+	case torn(c.tail):
+		w = append(w, fmt.Sprintf("%s: left out a torn last line (%d bytes, no newline): a record cut off by a killed run, or one being written", path, len(c.tail)))
+	default:
+		w = append(w, fmt.Sprintf("%s: left out %d bytes after the last line that are not a record (%.40q)", path, len(c.tail), c.tail))
+	}
+	if len(w) > 0 && len(c.recs) == 0 {
+		w = append(w, fmt.Sprintf("%s: no records at all: is it a results file of initscope?", path))
+	}
+	return w
 }
 
 // ReadDir returns the records of every *.jsonl file in dir, file by file in
-// name order, each file's in the order written, leaving out torn tails.
-func ReadDir(dir string) ([]Record, error) {
+// name order, each file's in the order written. It leaves out what is not a
+// record (torn last lines, lines or files of something else) and returns a
+// warning about each, naming the file and the line.
+func ReadDir(dir string) (recs []Record, warnings []string, err error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := os.Stat(dir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sort.Strings(paths)
-	var all []Record
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		recs, _, err := parseRecords(b, p)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, recs...)
+		c := scanRecords(b, p)
+		recs = append(recs, c.recs...)
+		warnings = append(warnings, c.warnings(p)...)
 	}
-	return all, nil
+	return recs, warnings, nil
 }
 
 // latest returns, for each task id, the record that counts: the last done

@@ -1,9 +1,11 @@
 package experiment
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -40,54 +42,105 @@ func TestStoreRepairsTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	for _, torn := range []string{
-		`{"id":"abc","kind":"k","par`,                         // cut mid-record
-		"{\"id\":\"abc\",\"kind\":\"k\",\"status\":\"done\"}", // whole but no newline
-		"garbage\n\x00\x00\x00",                               // invalid lines at the tail
-		"{\"id\":\"\",\"status\":\"done\"}\n",                 // valid JSON, not a record
+	last := "{\"id\":\"abc\",\"kind\":\"k\",\"status\":\"done\"}"
+	for _, c := range []struct {
+		tail, repaired string // what follows the whole records; what OpenStore leaves
+		records            int
+	}{
+		{`{"id":"abc","kind":"k","par`, "", 2}, // cut mid-record: cut off
+		{`{"i`, "", 2},                         // cut in the first bytes
+		{last, last + "\n", 3},                // whole but no newline: kept, its line ended
 	} {
-		if err := os.WriteFile(s.Path(), append(append([]byte{}, whole...), torn...), 0o644); err != nil {
+		if err := os.WriteFile(s.Path(), append(append([]byte{}, whole...), c.tail...), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		recs, err := ReadDir(dir)
-		if err != nil || len(recs) != 2 {
-			t.Fatalf("torn tail %q: ReadDir = %d records, %v; want the 2 whole ones", torn, len(recs), err)
+		recs, warnings, err := ReadDir(dir)
+		if err != nil || len(recs) != c.records || (c.repaired == "") != (len(warnings) == 1) {
+			t.Fatalf("tail %q: ReadDir = %d records, warnings %q, %v; want %d", c.tail, len(recs), warnings, err, c.records)
 		}
 		s, err := OpenStore(dir, Shard{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b, _ := os.ReadFile(s.Path()); string(b) != string(whole) {
-			t.Errorf("torn tail %q: after OpenStore the file is\n%q\nwant\n%q", torn, b, whole)
+		if b, _ := os.ReadFile(s.Path()); string(b) != string(whole)+c.repaired {
+			t.Errorf("tail %q: after OpenStore the file is\n%q\nwant\n%q", c.tail, b, string(whole)+c.repaired)
 		}
 		if err := s.Append(doneRecord(grid[2], `1`, now)); err != nil {
 			t.Fatal(err)
 		}
 		s.Close()
-		if recs, err := ReadDir(dir); err != nil || len(recs) != 3 || recs[2].ID != grid[2].ID {
-			t.Errorf("torn tail %q: after repair and append: %d records, %v", torn, len(recs), err)
+		if recs, warnings, err := ReadDir(dir); err != nil || len(recs) != c.records+1 || recs[c.records].ID != grid[2].ID || warnings != nil {
+			t.Errorf("tail %q: after repair and append: %d records, warnings %q, %v", c.tail, len(recs), warnings, err)
 		}
 	}
 }
 
-func TestStoreRejectsCorruptMiddle(t *testing.T) {
-	dir := t.TempDir()
+// TestStoreLeavesOthersFilesAlone gives OpenStore results files that hold
+// something besides records: it must refuse to append, naming the file and
+// the line, and change nothing; readers leave the lines out and warn.
+func TestStoreLeavesOthersFilesAlone(t *testing.T) {
 	task := tinyGrid(t, 1)[0]
 	line, _ := json.Marshal(doneRecord(task, `1`, time.Now()))
-	path := filepath.Join(dir, "shard-0-of-1.jsonl")
-	if err := os.WriteFile(path, []byte("not json\n"+string(line)+"\n"), 0o644); err != nil {
-		t.Fatal(err)
+	rec := string(line) + "\n"
+	for _, c := range []struct {
+		content  string
+		records  int
+		refusal  string // in OpenStore's error
+		warnings []string
+	}{
+		{"hello\nworld\n", 0, "shard-0-of-1.jsonl:1: not a record: not JSON", []string{":1: not a record", ":2: not a record", "no records at all"}},
+		{"a,b,c\n1,2,3", 0, ":1: not a record", []string{":1: not a record", "not a record (\"1,2,3\")", "no records at all"}},
+		{"plain text without a newline", 0, "ends in 28 bytes after its last line that are not a record", []string{"28 bytes after the last line", "no records at all"}},
+		{"not json\n" + rec, 1, ":1: not a record", []string{":1: not a record: not JSON"}},
+		{rec + "garbage\n\x00\x00\x00", 1, ":2: not a record", []string{":2: not a record", "3 bytes"}},
+		{rec + "{\"id\":\"\",\"status\":\"done\"}\n", 1, ":2: not a record: no id", []string{":2: not a record: no id"}},
+		{rec + "{\"id\":\"a\",\"status\":\"running\"}\n" + rec, 2, `:2: not a record: status "running"`, []string{`:2: not a record: status "running", want "done" or "failed"`}},
+		{strings.Repeat("x\n", 5), 0, "(and 4 more lines)", []string{":1:", ":2:", ":3:", "2 more lines", "no records at all"}},
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "shard-0-of-1.jsonl")
+		if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		recs, warnings, err := ReadDir(dir)
+		if err != nil || len(recs) != c.records || len(warnings) != len(c.warnings) {
+			t.Errorf("%q: ReadDir = %d records, warnings %q, %v; want %d records and %d warnings", c.content, len(recs), warnings, err, c.records, len(c.warnings))
+		}
+		for i := range min(len(warnings), len(c.warnings)) {
+			if !strings.HasPrefix(warnings[i], path) || !strings.Contains(warnings[i], c.warnings[i]) {
+				t.Errorf("%q: warning %q, want it to name the file and say %q", c.content, warnings[i], c.warnings[i])
+			}
+		}
+		if s, err := OpenStore(dir, Shard{}); err == nil || !strings.Contains(err.Error(), c.refusal) || !strings.Contains(err.Error(), "refusing to append") {
+			t.Errorf("%q: OpenStore: error %v, want a refusal saying %q", c.content, err, c.refusal)
+			if err == nil {
+				s.Close()
+			}
+		}
+		if b, _ := os.ReadFile(path); string(b) != c.content {
+			t.Errorf("%q: OpenStore changed the file to %q", c.content, b)
+		}
+		var warned []string
+		if _, err := Run(context.Background(), []Task{task}, Shard{1, 2}, mustStore(t, dir, Shard{1, 2}), func(context.Context, Task) (json.RawMessage, error) {
+			return json.RawMessage(`1`), nil
+		}, Options{Warn: func(w string) { warned = append(warned, w) }}); err != nil || !reflect.DeepEqual(warned, warnings) {
+			t.Errorf("%q: Run warned %q, %v; want %q", c.content, warned, err, warnings)
+		}
 	}
-	if _, err := ReadDir(dir); err == nil || !strings.Contains(err.Error(), "shard-0-of-1.jsonl:1") {
-		t.Errorf("ReadDir: error %v, want one naming line 1", err)
-	}
-	if _, err := OpenStore(dir, Shard{}); err == nil {
-		t.Error("OpenStore on a corrupt file: no error")
-	}
-	if _, err := ReadDir(filepath.Join(dir, "missing")); err == nil {
+	if _, _, err := ReadDir(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("ReadDir of a missing directory: no error")
 	}
+}
+
+// mustStore opens a store that the test closes at its end.
+func mustStore(t *testing.T, dir string, shard Shard) *Store {
+	t.Helper()
+	s, err := OpenStore(dir, shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func TestStoreLockKeepsOneWriterPerShard(t *testing.T) {

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -27,9 +30,12 @@ import (
 //	derived:
 //	  width: "{depth}"
 //	  arch: "fc:784-{depth}x{depth}-10"   # derived params use axes and fixed ones only
+//	labels: [depth, width, run]           # params no kind reads, kept to group the results
 //
 // The tasks are the Cartesian product of the kinds and the axes, each point
 // carrying the fixed params, its axis values and the derived params.
+// ParseSweep checks the file's form; Validate checks it against the kinds of
+// task a runner knows.
 type Sweep struct {
 	// Name names the sweep (Slurm job names, reports). It is not part of the
 	// task ids, so sweeps that share tasks share results.
@@ -48,6 +54,11 @@ type Sweep struct {
 	// "}}" stand for literal braces. Derived params cannot refer to each
 	// other.
 	Derived map[string]string `json:"derived,omitempty" yaml:"derived,omitempty"`
+	// Labels are params of the sweep that no kind of task reads: they are
+	// kept with each task and its results (and so are part of its id), for
+	// grouping them. Validate rejects any other param that no kind reads, so
+	// that a misspelled param is an error, not a label.
+	Labels []string `json:"labels,omitempty" yaml:"labels,omitempty"`
 }
 
 // Axis is one factor of the grid, in one of three forms:
@@ -62,11 +73,105 @@ type Axis struct {
 	// Values are the axis's values: strings, numbers or booleans.
 	Values []any `json:"values,omitempty" yaml:"values,omitempty"`
 	// Range is [start, stop] or [start, stop, step]: the integers from
-	// start up to but excluding stop, as in Python's range.
+	// start up to but excluding stop, as in Python's range. A sweep file
+	// writes them as integers: 2.0 is not one, as in Python.
 	Range []int `json:"range,omitempty" yaml:"range,omitempty"`
 	// Zip maps several params to lists of one length: point i of the axis
 	// takes element i of every list.
 	Zip map[string][]any `json:"zip,omitempty" yaml:"zip,omitempty"`
+}
+
+// axisFile is an axis as a sweep file writes it, its range bounds kept as
+// written until they are checked to be integers.
+type axisFile[T any] struct {
+	Name   string           `json:"name,omitempty" yaml:"name,omitempty"`
+	Values []any            `json:"values,omitempty" yaml:"values,omitempty"`
+	Range  []T              `json:"range,omitempty" yaml:"range,omitempty"`
+	Zip    map[string][]any `json:"zip,omitempty" yaml:"zip,omitempty"`
+}
+
+// axis returns the axis with the range bounds that bound reads from their
+// text in the file.
+func (f axisFile[T]) axis(bound func(T) (int, error)) (Axis, error) {
+	a := Axis{Name: f.Name, Values: f.Values, Zip: f.Zip}
+	if f.Range != nil {
+		a.Range = make([]int, len(f.Range))
+	}
+	for i, b := range f.Range {
+		v, err := bound(b)
+		if err != nil {
+			return Axis{}, fmt.Errorf("axis %q: range %v", f.Name, err)
+		}
+		a.Range[i] = v
+	}
+	return a, nil
+}
+
+// notInteger is the error about a range bound that is not an integer.
+func notInteger(text string) error {
+	return fmt.Errorf("value %s: want an integer from %d to %d, written without a decimal point or exponent (2, not 2.0)",
+		text, math.MinInt, math.MaxInt)
+}
+
+// UnmarshalJSON reads an axis from a sweep file, rejecting unknown fields
+// and range bounds that are not integers.
+func (a *Axis) UnmarshalJSON(b []byte) error {
+	var f axisFile[json.RawMessage]
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&f); err != nil {
+		return err
+	}
+	ax, err := f.axis(func(raw json.RawMessage) (int, error) {
+		text := string(raw)
+		if !jsonIntRE.MatchString(text) {
+			return 0, notInteger(text)
+		}
+		v, err := strconv.Atoi(text)
+		if err != nil {
+			return 0, notInteger(text)
+		}
+		return v, nil
+	})
+	if err == nil {
+		*a = ax
+	}
+	return err
+}
+
+var jsonIntRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+// UnmarshalYAML reads an axis from a sweep file, rejecting unknown fields
+// and range bounds that are not integers.
+func (a *Axis) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			switch k := n.Content[i]; k.Value {
+			case "name", "values", "range", "zip", "<<":
+			default:
+				return fmt.Errorf("line %d: axis field %q: want name, values, range or zip", k.Line, k.Value)
+			}
+		}
+	}
+	var f axisFile[yaml.Node]
+	if err := n.Decode(&f); err != nil {
+		return err
+	}
+	ax, err := f.axis(func(b yaml.Node) (int, error) {
+		var v int
+		if b.Kind != yaml.ScalarNode {
+			return 0, notInteger("(a list or a map)")
+		}
+		if b.ShortTag() != "!!int" || b.Decode(&v) != nil {
+			return 0, notInteger(b.Value)
+		}
+		return v, nil
+	})
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*a = ax
+	return nil
 }
 
 // MaxTasks bounds the size of a grid, to catch a sweep file that multiplies
@@ -118,8 +223,15 @@ func ParseSweep(b []byte) (*Sweep, error) {
 // point is one grid point of one axis: the params it sets.
 type point map[string]any
 
-// plan validates the sweep and returns each axis's points, normalized.
-func (s *Sweep) plan() ([][]point, error) {
+// grid is a sweep's plan: each axis's points, normalized, and the part of
+// the file that sets each param ("fixed", "axes[2]", "derived").
+type grid struct {
+	axes  [][]point
+	where map[string]string
+}
+
+// plan validates the sweep and returns its grid.
+func (s *Sweep) plan() (*grid, error) {
 	if !sweepNameRE.MatchString(s.Name) {
 		return nil, fmt.Errorf("sweep name %q: want a non-empty name of letters, digits, '_', '.' or '-'", s.Name)
 	}
@@ -168,9 +280,10 @@ func (s *Sweep) plan() ([][]point, error) {
 			return nil, fail("%s: %v", part, err)
 		}
 		axes[i] = pts
-		if total *= len(pts); total > MaxTasks {
+		if total > MaxTasks/len(pts) { // total*len(pts) > MaxTasks, without overflow
 			return nil, fail("the grid has more than %d tasks: split the sweep", MaxTasks)
 		}
+		total *= len(pts)
 	}
 	derived := map[string]bool{}
 	for _, name := range sortedKeys(s.Derived) {
@@ -193,7 +306,17 @@ func (s *Sweep) plan() ([][]point, error) {
 			}
 		}
 	}
-	return axes, nil
+	labels := map[string]bool{}
+	for _, name := range s.Labels {
+		if _, ok := where[name]; !ok {
+			return nil, fail("labels: %q is not a param of the sweep: a label must be set by fixed, axes or derived", name)
+		}
+		if labels[name] {
+			return nil, fail("labels: %q is listed twice", name)
+		}
+		labels[name] = true
+	}
+	return &grid{axes: axes, where: where}, nil
 }
 
 // points validates the axis and returns its points; claim registers each
@@ -266,7 +389,8 @@ func zipPoints(lists map[string][]any, claim func(string) error) ([]point, error
 	return pts, nil
 }
 
-// rangeValues expands [start, stop] or [start, stop, step].
+// rangeValues expands [start, stop] or [start, stop, step]. Its arithmetic
+// cannot overflow, whatever the bounds.
 func rangeValues(r []int) ([]any, error) {
 	if len(r) != 2 && len(r) != 3 {
 		return nil, fmt.Errorf("range %v: want [start, stop] or [start, stop, step]", r)
@@ -278,12 +402,21 @@ func rangeValues(r []int) ([]any, error) {
 	if step <= 0 || stop <= start {
 		return nil, fmt.Errorf("range %v: want start < stop and step >= 1", r)
 	}
-	if (stop-start)/step > MaxTasks {
-		return nil, fmt.Errorf("range %v: more than %d values", r, MaxTasks)
+	// stop - start is in [1, 2^64 - 1]: exact in uint64. So is the count,
+	// ceil(span / step).
+	span, ustep := uint64(stop)-uint64(start), uint64(step)
+	n := span / ustep
+	if span%ustep != 0 {
+		n++
 	}
-	var vs []any
-	for i := start; i < stop; i += step {
-		vs = append(vs, i)
+	if n > MaxTasks {
+		return nil, fmt.Errorf("range %v: %d values, more than the %d a grid may have", r, n, MaxTasks)
+	}
+	vs := make([]any, n)
+	for k := range vs {
+		// start + k*step < stop: the true value fits, so the sum modulo
+		// 2^64 (what uint64 arithmetic gives) is that value.
+		vs[k] = int(uint64(start) + uint64(k)*ustep)
 	}
 	return vs, nil
 }
@@ -293,10 +426,11 @@ func rangeValues(r []int) ([]any, error) {
 // tasks are distinct, since kinds and each axis's points are (repeats are
 // errors) and no two parts of the file set the same param.
 func (s *Sweep) Expand() ([]Task, error) {
-	axes, err := s.plan()
+	g, err := s.plan()
 	if err != nil {
 		return nil, err
 	}
+	axes := g.axes
 	fixed := make(Params, len(s.Fixed))
 	for name, v := range s.Fixed {
 		fixed[name], _ = normalize(v) // cannot fail: plan checked every value
@@ -330,6 +464,66 @@ func (s *Sweep) Expand() ([]Task, error) {
 		}
 	}
 	return tasks, nil
+}
+
+// Kind describes a kind of task to Validate: what its runner reads.
+type Kind struct {
+	// Params names the params the kind reads.
+	Params []string
+	// Check, if not nil, checks a task of the kind as far as that can be
+	// done before running it: the types and values of the params it reads,
+	// and that the required ones are set. Its errors name the param.
+	Check func(Task) error
+}
+
+// Validate checks the sweep against the kinds of task a runner knows, so
+// that a sweep that cannot run fails before any of it runs or is sent to a
+// cluster: every kind must be one of kinds; every param must be read by at
+// least one of the sweep's kinds (a sweep may mix kinds, each ignoring the
+// others' params) or be listed in Labels, and no label may be read by one;
+// and each task must pass its kind's Check.
+func (s *Sweep) Validate(kinds map[string]Kind) error {
+	g, err := s.plan()
+	if err != nil {
+		return err
+	}
+	readers := map[string][]string{} // param -> the sweep's kinds that read it
+	var reads []string               // "KIND reads A, B, C" for each kind
+	for _, k := range s.Kinds {
+		spec, ok := kinds[k]
+		if !ok {
+			return fmt.Errorf("sweep %s: kinds: %q is not a kind of task: want %s", s.Name, k, strings.Join(sortedKeys(kinds), ", "))
+		}
+		for _, p := range spec.Params {
+			readers[p] = append(readers[p], k)
+		}
+		names := append([]string(nil), spec.Params...)
+		sort.Strings(names)
+		reads = append(reads, k+" reads "+strings.Join(names, ", "))
+	}
+	for _, name := range s.Labels {
+		if r := readers[name]; r != nil {
+			return fmt.Errorf("sweep %s: labels: %q is a param that %s tasks read, not a label: remove it from labels", s.Name, name, strings.Join(r, " and "))
+		}
+	}
+	for _, name := range sortedKeys(g.where) {
+		if readers[name] == nil && !slices.Contains(s.Labels, name) {
+			return fmt.Errorf("sweep %s: %s: param %q is read by no kind of task of the sweep (%s); if it only labels the results, list it in labels",
+				s.Name, g.where[name], name, strings.Join(reads, "; "))
+		}
+	}
+	tasks, err := s.Expand()
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		if check := kinds[t.Kind].Check; check != nil {
+			if err := check(t); err != nil {
+				return fmt.Errorf("sweep %s: task %s: %v", s.Name, t, err)
+			}
+		}
+	}
+	return nil
 }
 
 // next advances the mixed-radix counter idx (last digit fastest) and reports

@@ -42,7 +42,7 @@ derived: {arch: "fc:784-{width}x{depth}-10", json: '{{"w":{width}}}'}
 `
 	j := "{\n\t\"name\": \"s\", \"kinds\": [\"probe\"], \"fixed\": {\"data\": \"mnist\", \"samples\": 1000},\n" +
 		"\t\"axes\": [{\"zip\": {\"width\": [64, 32], \"depth\": [5, 10]}}, {\"name\": \"init\", \"values\": [\"he-normal\", \"glorot-normal\"]},\n" +
-		"\t\t{\"name\": \"seed\", \"values\": [0, 3]}],\n" +
+		"\t\t{\"name\": \"seed\", \"range\": [0, 6, 3]}],\n" +
 		"\t\"derived\": {\"json\": \"{{\\\"w\\\":{width}}}\", \"arch\": \"fc:784-{width}x{depth}-10\"}}"
 	var got [2][]Task
 	for i, text := range []string{y, j} {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -23,6 +24,40 @@ const (
 
 // Kinds lists the task kinds a Runner knows.
 var Kinds = []string{KindPredict, KindProbe, KindTrain}
+
+// checks are the kinds' checks: each reads every param its kind reads (the
+// same reading the Runner does, so that KindSpecs can list them) and checks
+// the task as far as that needs no data set.
+var checks = map[string]func(p *params) error{
+	KindPredict: func(p *params) error { return p.checkNet(p.spec()) },
+	KindProbe: func(p *params) error {
+		a := p.probeArgs()
+		return p.checkNet(a.spec)
+	},
+	KindTrain: func(p *params) error {
+		_, _, err := p.trainArgs()
+		return err
+	},
+}
+
+// KindSpecs describes the kinds a Runner runs for experiment.Sweep.Validate:
+// the params each reads (see the package documentation) and a check of a
+// task that reads no data set: the params' types, the required ones, the
+// net, the initialization and a training run's settings.
+func KindSpecs() map[string]experiment.Kind {
+	specs := map[string]experiment.Kind{}
+	for kind, check := range checks {
+		p := &params{t: experiment.Task{Kind: kind}, read: map[string]bool{}}
+		_ = check(p) // reads every param of the kind, reporting the required ones missing
+		names := make([]string, 0, len(p.read))
+		for name := range p.read {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		specs[kind] = experiment.Kind{Params: names, Check: func(t experiment.Task) error { return check(&params{t: t}) }}
+	}
+	return specs
+}
 
 // trainParams maps the fields of train.Config to the params that set them.
 var trainParams = map[string]string{
@@ -85,6 +120,8 @@ func (r *Runner) Run(ctx context.Context, t experiment.Task) (json.RawMessage, e
 type params struct {
 	t   experiment.Task
 	err error
+	// read, if not nil, records the name of each param asked for.
+	read map[string]bool
 }
 
 // fail records an error about param name.
@@ -94,8 +131,11 @@ func (p *params) fail(name string, err error) {
 	}
 }
 
-// has reports whether the task sets the param.
+// has reports whether the task sets the param. Every accessor asks it.
 func (p *params) has(name string) bool {
+	if p.read != nil {
+		p.read[name] = true
+	}
 	_, ok := p.t.Params[name]
 	return ok
 }
@@ -157,80 +197,52 @@ func (p *params) boolean(name string, def bool) bool {
 	return b
 }
 
-// spec reads the params that name the net, its initialization, the input
-// and the data set.
-func (p *params) spec(dirs map[string]string) Spec {
-	return Spec{
-		Arch: p.text("arch", ""), Init: p.text("init", ""), Bias: p.text("bias", ""),
-		Input: p.text("input", ""), Data: p.text("data", ""), DataDirs: dirs,
-	}
+// netSpec reads the params that name the net, its initialization and the
+// data set.
+func (p *params) netSpec() Spec {
+	return Spec{Arch: p.text("arch", ""), Init: p.text("init", ""), Bias: p.text("bias", ""), Data: p.text("data", "")}
 }
 
-// specError returns err with a *SpecError turned into an error about the
-// param of the same name.
-func specError(err error) error {
-	var se *SpecError
-	if errors.As(err, &se) {
-		return fmt.Errorf("param %q: %w", se.Field, se.Err)
-	}
-	return err
+// spec reads the params of netSpec and the input.
+func (p *params) spec() Spec {
+	s := p.netSpec()
+	s.Input = p.text("input", "")
+	return s
 }
 
-// setup resolves the task's net, initialization and input.
-func (r *Runner) setup(p *params) (*Setup, error) {
-	spec := p.spec(r.DataDirs)
+// checkNet returns the params' first error, else whether s's net,
+// initialization and data set resolve.
+func (p *params) checkNet(s Spec) error {
 	if p.err != nil {
-		return nil, p.err
+		return p.err
 	}
-	s, err := Resolve(spec)
-	return s, specError(err)
+	_, _, err := ResolveNet(s)
+	return specError(err)
 }
 
-func (r *Runner) predict(p *params) (*PredictResult, error) {
-	s, err := r.setup(p)
-	if err != nil {
-		return nil, err
-	}
-	pred, err := s.Predict()
-	if err != nil {
-		return nil, err
-	}
-	return newPredictResult(pred, s), nil
+// probeArgs are the params of a probe task.
+type probeArgs struct {
+	spec          Spec
+	samples, seed int
+	method        probe.Method
 }
 
-func (r *Runner) probe(ctx context.Context, p *params) (*ProbeResult, error) {
-	samples := p.count("samples", DefaultSamples)
+// probeArgs reads the params of a probe task.
+func (p *params) probeArgs() probeArgs {
+	a := probeArgs{spec: p.spec(), samples: p.count("samples", DefaultSamples), seed: p.count("seed", DefaultSeed)}
 	method := p.text("method", string(DefaultMethod))
-	seed := p.count("seed", DefaultSeed)
-	s, err := r.setup(p)
-	if err != nil {
-		return nil, err
-	}
 	m, err := probe.ParseMethod(method)
 	if err != nil {
-		return nil, fmt.Errorf("param \"method\": %w", err)
+		p.fail("method", err)
 	}
-	pred, err := s.Predict()
-	if err != nil {
-		return nil, err
-	}
-	res, err := probe.Run(ctx, probe.Options{
-		Net: s.Net, Init: s.Init, Input: s.Input.X, Samples: samples,
-		Seed: uint64(seed), Method: m, Workers: r.ProbeWorkers,
-	})
-	if err != nil {
-		return nil, err
-	}
-	rep, err := probe.Compare(res, pred)
-	if err != nil {
-		return nil, err
-	}
-	rep.Input = s.Input.Name
-	return newProbeResult(rep, s), nil
+	a.method = m
+	return a
 }
 
-func (r *Runner) train(ctx context.Context, p *params) (*train.Result, error) {
-	spec := p.spec(r.DataDirs)
+// trainArgs reads the params of a train task and checks them: the net,
+// its initialization and the settings, against the data set's description.
+func (p *params) trainArgs() (Spec, train.Config, error) {
+	spec := p.netSpec()
 	cfg := train.Config{
 		Optimizer:    p.text("optimizer", DefaultOptimizer),
 		LR:           p.float("lr", 0, true),
@@ -245,11 +257,90 @@ func (r *Runner) train(ctx context.Context, p *params) (*train.Result, error) {
 		Seed:         uint64(p.count("seed", DefaultSeed)),
 	}
 	if p.err != nil {
-		return nil, p.err
+		return spec, cfg, p.err
 	}
 	var err error
 	if cfg.Net, cfg.Init, err = ResolveNet(spec); err != nil {
-		return nil, specError(err)
+		return spec, cfg, specError(err)
+	}
+	info, err := data.Describe(spec.dataSet())
+	if err != nil {
+		return spec, cfg, fmt.Errorf("param \"data\": %w", err)
+	}
+	return spec, cfg, trainError(cfg.Validate(info))
+}
+
+// trainError returns err with a *train.ConfigError turned into an error
+// about the param that sets its field.
+func trainError(err error) error {
+	var ce *train.ConfigError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("param %q: %s", trainParams[ce.Field], ce.Msg)
+	}
+	return err
+}
+
+// specError returns err with a *SpecError turned into an error about the
+// param of the same name.
+func specError(err error) error {
+	var se *SpecError
+	if errors.As(err, &se) {
+		return fmt.Errorf("param %q: %w", se.Field, se.Err)
+	}
+	return err
+}
+
+// setup resolves the net, initialization and input of spec, read from p.
+func (r *Runner) setup(p *params, spec Spec) (*Setup, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	spec.DataDirs = r.DataDirs
+	s, err := Resolve(spec)
+	return s, specError(err)
+}
+
+func (r *Runner) predict(p *params) (*PredictResult, error) {
+	s, err := r.setup(p, p.spec())
+	if err != nil {
+		return nil, err
+	}
+	pred, err := s.Predict()
+	if err != nil {
+		return nil, err
+	}
+	return newPredictResult(pred, s), nil
+}
+
+func (r *Runner) probe(ctx context.Context, p *params) (*ProbeResult, error) {
+	a := p.probeArgs()
+	s, err := r.setup(p, a.spec)
+	if err != nil {
+		return nil, err
+	}
+	pred, err := s.Predict()
+	if err != nil {
+		return nil, err
+	}
+	res, err := probe.Run(ctx, probe.Options{
+		Net: s.Net, Init: s.Init, Input: s.Input.X, Samples: a.samples,
+		Seed: uint64(a.seed), Method: a.method, Workers: r.ProbeWorkers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep, err := probe.Compare(res, pred)
+	if err != nil {
+		return nil, err
+	}
+	rep.Input = s.Input.Name
+	return newProbeResult(rep, s), nil
+}
+
+func (r *Runner) train(ctx context.Context, p *params) (*train.Result, error) {
+	spec, cfg, err := p.trainArgs()
+	if err != nil {
+		return nil, err
 	}
 	trainSet, testSet, err := r.dataset(spec.dataSet())
 	if err != nil {
@@ -258,12 +349,8 @@ func (r *Runner) train(ctx context.Context, p *params) (*train.Result, error) {
 	r.compute.Lock()
 	defer r.compute.Unlock()
 	res, err := train.Run(ctx, cfg, trainSet, testSet, nil)
-	var ce *train.ConfigError
-	switch {
-	case errors.As(err, &ce):
-		return nil, fmt.Errorf("param %q: %s", trainParams[ce.Field], ce.Msg)
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, trainError(err)
 	}
 	return res, nil
 }
