@@ -45,11 +45,11 @@ func TestStoreRepairsTornTail(t *testing.T) {
 	last := "{\"id\":\"abc\",\"kind\":\"k\",\"status\":\"done\"}"
 	for _, c := range []struct {
 		tail, repaired string // what follows the whole records; what OpenStore leaves
-		records            int
+		records        int
 	}{
 		{`{"id":"abc","kind":"k","par`, "", 2}, // cut mid-record: cut off
 		{`{"i`, "", 2},                         // cut in the first bytes
-		{last, last + "\n", 3},                // whole but no newline: kept, its line ended
+		{last, last + "\n", 3},                 // whole but no newline: kept, its line ended
 	} {
 		if err := os.WriteFile(s.Path(), append(append([]byte{}, whole...), c.tail...), 0o644); err != nil {
 			t.Fatal(err)
