@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -127,5 +128,160 @@ func TestSweepErrors(t *testing.T) {
 	}
 	if _, err := LoadSweep("testdata/no-such-file.yaml"); err == nil {
 		t.Error("LoadSweep of a missing file: no error")
+	}
+}
+
+// TestRangesNearTheIntegerLimits expands ranges whose bounds, span or step
+// are near the limits of int: each gives its values or an error, at once
+// and without allocating more than MaxTasks values.
+func TestRangesNearTheIntegerLimits(t *testing.T) {
+	const maxInt, minInt = math.MaxInt, math.MinInt
+	for _, c := range []struct {
+		r    []int
+		want []int // nil: an error
+	}{
+		{[]int{-4611686018427387904, 4611686018427387909}, nil}, // span 2^63+5 overflows int
+		{[]int{minInt, maxInt}, nil},
+		{[]int{minInt, maxInt, maxInt}, []int{minInt, -1, maxInt - 1}},
+		{[]int{minInt, maxInt, 1 << 62}, []int{minInt, minInt + 1<<62, 0, 1 << 62}},
+		{[]int{maxInt - 3, maxInt, 2}, []int{maxInt - 3, maxInt - 1}}, // i += step would wrap
+		{[]int{minInt, minInt + 2}, []int{minInt, minInt + 1}},
+		{[]int{0, MaxTasks + 1}, nil},
+		{[]int{0, 2*MaxTasks + 1, 2}, nil},
+		{[]int{1, 2 * MaxTasks, 2}, make([]int, MaxTasks)}, // exactly MaxTasks: checked by length
+		{[]int{0, maxInt, maxInt}, []int{0}},
+		{[]int{-1, 0, maxInt}, []int{-1}},
+	} {
+		got, err := rangeValues(c.r)
+		switch {
+		case c.want == nil && err == nil:
+			t.Errorf("range %v: %d values, want an error", c.r, len(got))
+		case c.want != nil && err != nil:
+			t.Errorf("range %v: %v", c.r, err)
+		case c.want != nil && len(c.want) == MaxTasks:
+			if len(got) != MaxTasks || got[len(got)-1] != 2*MaxTasks-1 {
+				t.Errorf("range %v: %d values, last %v", c.r, len(got), got[len(got)-1])
+			}
+		case c.want != nil:
+			want := make([]any, len(c.want))
+			for i, v := range c.want {
+				want[i] = v
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("range %v: %v, want %v", c.r, got, c.want)
+			}
+		}
+	}
+	// Through the sweep file: an error naming the axis, never a crash.
+	for _, text := range []string{
+		"name: x\nkinds: [t]\naxes: [{name: d, range: [-4611686018427387904, 4611686018427387909]}]",
+		"name: x\nkinds: [t]\naxes: [{name: d, range: [-9223372036854775808, 9223372036854775807, 3]}]",
+		"name: x\nkinds: [t]\naxes: [{name: d, range: [9223372036854775806, 9223372036854775807]}]",
+		`{"name": "x", "kinds": ["t"], "axes": [{"name": "d", "range": [-9223372036854775808, 9223372036854775807]}]}`,
+		"name: x\nkinds: [t]\naxes: [{name: d, range: [0, 9223372036854775808]}]",
+		`{"name": "x", "kinds": ["t"], "axes": [{"name": "d", "range": [0, 9223372036854775808]}]}`,
+	} {
+		if _, err := ParseSweep([]byte(text)); err == nil || !strings.Contains(err.Error(), `d`) {
+			t.Errorf("ParseSweep(%q): error %v, want one naming axis d", text, err)
+		}
+	}
+}
+
+// TestRangeBoundsAreIntegers rejects range bounds a file writes as anything
+// but an integer, naming the axis and the value, in YAML and JSON; integers
+// in YAML's other notations are integers.
+func TestRangeBoundsAreIntegers(t *testing.T) {
+	for _, c := range []struct{ text, value string }{
+		{"name: x\nkinds: [t]\naxes: [{name: runs, range: [1, 4.5]}]", "value 4.5"},
+		{"name: x\nkinds: [t]\naxes: [{name: runs, range: [1.0, 3]}]", "value 1.0"},
+		{"name: x\nkinds: [t]\naxes: [{name: runs, range: [0, 10, 2.0]}]", "value 2.0"},
+		{"name: x\nkinds: [t]\naxes: [{name: runs, range: [1e0, 3]}]", "value 1e0"},
+		{"name: x\nkinds: [t]\naxes: [{name: runs, range: ['1', 3]}]", "value 1"},
+		{"name: x\nkinds: [t]\naxes: [{name: runs, range: [.inf, 3]}]", "value .inf"},
+		{"name: x\nkinds: [t]\naxes: [{name: runs, range: [true, 3]}]", "value true"},
+		{"name: x\nkinds: [t]\naxes: [{name: runs, range: [[1], 3]}]", "value (a list or a map)"},
+		{"name: x\nkinds: [t]\naxes: [{name: runs, range: [null, 3]}]", "value null"},
+		{`{"name": "x", "kinds": ["t"], "axes": [{"name": "runs", "range": [1, 4.5]}]}`, "value 4.5"},
+		{`{"name": "x", "kinds": ["t"], "axes": [{"name": "runs", "range": [1.0, 3]}]}`, "value 1.0"},
+		{`{"name": "x", "kinds": ["t"], "axes": [{"name": "runs", "range": [1e2, 300]}]}`, "value 1e2"},
+		{`{"name": "x", "kinds": ["t"], "axes": [{"name": "runs", "range": ["1", 3]}]}`, `value "1"`},
+		{`{"name": "x", "kinds": ["t"], "axes": [{"name": "runs", "range": [-0.0, 3]}]}`, "value -0.0"},
+	} {
+		_, err := ParseSweep([]byte(c.text))
+		if err == nil || !strings.Contains(err.Error(), `axis "runs": range `+c.value+": want an integer") {
+			t.Errorf("ParseSweep(%q): error %v, want one naming axis runs and %s", c.text, err, c.value)
+		}
+	}
+	for _, text := range []string{
+		"name: x\nkinds: [t]\naxes: [{name: runs, range: [0x1, 0o3, 1_0]}]",
+		`{"name": "x", "kinds": ["t"], "axes": [{"name": "runs", "range": [1, 3, 10]}]}`,
+		"name: x\nkinds: [t]\naxes: [{name: runs, range: [-2, 2, 3]}]",
+	} {
+		s, err := ParseSweep([]byte(text))
+		if err != nil {
+			t.Errorf("ParseSweep(%q): %v", text, err)
+			continue
+		}
+		if r := s.Axes[0].Range; len(r) != 3 || r[2] != 10 && r[2] != 3 {
+			t.Errorf("ParseSweep(%q): range %v", text, r)
+		}
+	}
+	// Unknown fields of an axis are still errors.
+	for _, text := range []string{
+		"name: x\nkinds: [t]\naxes: [{name: d, valuez: [1]}]",
+		`{"name": "x", "kinds": ["t"], "axes": [{"name": "d", "valuez": [1]}]}`,
+	} {
+		if _, err := ParseSweep([]byte(text)); err == nil || !strings.Contains(err.Error(), "valuez") {
+			t.Errorf("ParseSweep(%q): error %v, want one naming valuez", text, err)
+		}
+	}
+}
+
+// testKinds are kinds of task for Validate: "fit" reads lr (required, a
+// number) and seed, "eval" reads seed and split.
+var testKinds = map[string]Kind{
+	"fit": {Params: []string{"lr", "seed"}, Check: func(t Task) error {
+		_, err := t.Float("lr")
+		return err
+	}},
+	"eval": {Params: []string{"split", "seed"}},
+}
+
+func TestValidate(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"name: x\nkinds: [fit, evl]\nfixed: {lr: 1}", `kinds: "evl" is not a kind of task: want eval, fit`},
+		{"name: x\nkinds: [fit]\nfixed: {lr: 1, momentun: 0.9}", `fixed: param "momentun" is read by no kind of task of the sweep (fit reads lr, seed); if it only labels the results, list it in labels`},
+		{"name: x\nkinds: [fit, eval]\nfixed: {lr: 1}\naxes: [{name: depth, values: [1, 2]}]", `axes[0]: param "depth" is read by no kind of task of the sweep (fit reads lr, seed; eval reads seed, split)`},
+		{"name: x\nkinds: [fit]\nfixed: {lr: 1}\naxes: [{name: seed, range: [0, 2]}]\nlabels: [seed]", `labels: "seed" is a param that fit tasks read, not a label`},
+		{"name: x\nkinds: [fit]\naxes: [{name: lr, values: [0.1, fast]}]", `task fit lr=fast: task `},
+		{"name: x\nkinds: [fit]\nfixed: {seed: 1}", `no param "lr"`},
+		{"name: x\nkinds: [fit]\nfixed: {lr: 1}\nlabels: [depth]", `labels: "depth" is not a param of the sweep`},
+		{"name: x\nkinds: [fit]\nfixed: {lr: 1, d: 2}\nlabels: [d, d]", `labels: "d" is listed twice`},
+	} {
+		s, err := ParseSweep([]byte(c.text))
+		if err == nil {
+			err = s.Validate(testKinds)
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "sweep x: ") {
+			t.Errorf("%q: error %v, want one saying %q", c.text, err, c.want)
+		}
+	}
+	// Kinds ignore each other's params; labels are kept and change no id.
+	text := "name: x\nkinds: [fit, eval]\nfixed: {lr: 0.1, split: test}\naxes: [{name: depth, values: [1, 2]}, {name: seed, range: [0, 2]}]\n"
+	s, err := ParseSweep([]byte(text + "labels: [depth]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(testKinds); err != nil {
+		t.Fatal(err)
+	}
+	unlabelled, err := ParseSweep([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.Expand()
+	b, _ := unlabelled.Expand()
+	if len(a) != 8 || !reflect.DeepEqual(a, b) || a[0].Params["depth"] != 1.0 {
+		t.Errorf("labelled tasks %v differ from unlabelled ones %v", a, b)
 	}
 }
