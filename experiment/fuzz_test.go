@@ -1,9 +1,13 @@
 package experiment
 
 import (
+	"fmt"
+	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -17,14 +21,21 @@ func FuzzParseSweep(f *testing.F) {
 	f.Add(string(example))
 	f.Add(`{"name": "j", "kinds": ["k"], "axes": [{"zip": {"a": [1, 2], "b": ["x", "y"]}}], "derived": {"c": "{a}-{{b}}"}}`)
 	f.Add("name: r\nkinds: [k]\naxes: [{name: s, range: [0, 9, 4]}]\nderived: {t: 'x{s}'}")
+	f.Add("name: r\nkinds: [fit, eval]\nfixed: {lr: 1}\naxes: [{name: d, range: [-4611686018427387904, 4611686018427387909]}]")
+	f.Add("name: r\nkinds: [fit]\nfixed: {lr: 1, split: a}\naxes: [{name: d, range: [1.0, 3]}, {name: seed, range: [0, 2]}]\nlabels: [d, seed]")
+	f.Add(`{"name": "r", "kinds": ["eval"], "axes": [{"name": "d", "range": [9223372036854775806, 9223372036854775807]}], "labels": ["d"]}`)
 	f.Fuzz(func(t *testing.T, text string) {
 		s, err := ParseSweep([]byte(text))
 		if err != nil {
 			return
 		}
+		_ = s.Validate(testKinds) // must not panic
 		a, err := s.Expand()
 		if err != nil {
 			t.Fatalf("accepted sweep does not expand: %v", err)
+		}
+		if len(a) > MaxTasks {
+			t.Fatalf("%d tasks: more than %d", len(a), MaxTasks)
 		}
 		b, _ := s.Expand()
 		if !reflect.DeepEqual(a, b) {
@@ -36,6 +47,59 @@ func FuzzParseSweep(f *testing.F) {
 				t.Fatalf("duplicate task %s", task)
 			}
 			seen[task.ID] = true
+		}
+	})
+}
+
+// FuzzRange feeds range bounds anywhere in int's span, the limits first,
+// to rangeValues and, written as a sweep file, to ParseSweep: neither may
+// panic or allocate more than MaxTasks values, and an accepted range holds
+// exactly the integers start, start+step, ... below stop, as exact
+// arithmetic (math/big) counts them.
+func FuzzRange(f *testing.F) {
+	f.Add(int64(-4611686018427387904), int64(4611686018427387909), int64(1))
+	f.Add(int64(math.MinInt64), int64(math.MaxInt64), int64(math.MaxInt64))
+	f.Add(int64(math.MaxInt64-3), int64(math.MaxInt64), int64(2))
+	f.Add(int64(math.MinInt64), int64(math.MinInt64+5), int64(2))
+	f.Add(int64(0), int64(MaxTasks), int64(MaxTasks/8))
+	f.Add(int64(-1<<53), int64(-1<<53+3), int64(1))
+	f.Fuzz(func(t *testing.T, start, stop, step int64) {
+		if int64(int(start)) != start || int64(int(stop)) != stop || int64(int(step)) != step {
+			t.Skip("bounds beyond this platform's int")
+		}
+		vs, err := rangeValues([]int{int(start), int(stop), int(step)})
+		var want big.Int // ceil((stop - start) / step) when start < stop and step >= 1
+		if start < stop && step >= 1 {
+			want.Sub(big.NewInt(stop), big.NewInt(start))
+			want.Add(&want, big.NewInt(step-1))
+			want.Quo(&want, big.NewInt(step))
+		}
+		switch {
+		case want.Sign() == 0 || want.Cmp(big.NewInt(MaxTasks)) > 0:
+			if err == nil {
+				t.Fatalf("range [%d, %d, %d]: %d values, want an error (%v values)", start, stop, step, len(vs), &want)
+			}
+		case err != nil:
+			t.Fatalf("range [%d, %d, %d]: %v, want %v values", start, stop, step, err, &want)
+		case int64(len(vs)) != want.Int64():
+			t.Fatalf("range [%d, %d, %d]: %d values, want %v", start, stop, step, len(vs), &want)
+		default:
+			for k, v := range vs {
+				var x big.Int
+				x.Mul(big.NewInt(int64(k)), big.NewInt(step))
+				x.Add(&x, big.NewInt(start))
+				if !x.IsInt64() || int64(v.(int)) != x.Int64() {
+					t.Fatalf("range [%d, %d, %d]: value %d is %v, want %v", start, stop, step, k, v, &x)
+				}
+			}
+		}
+		text := fmt.Sprintf("name: r\nkinds: [k]\naxes: [{name: i, range: [%d, %d, %d]}]", start, stop, step)
+		if s, err := ParseSweep([]byte(text)); err == nil {
+			if tasks, err := s.Expand(); err != nil || len(tasks) != len(vs) {
+				t.Fatalf("%q: %d tasks, %v; want %d", text, len(tasks), err, len(vs))
+			}
+		} else if !strings.Contains(err.Error(), "axes[0]: i") {
+			t.Fatalf("%q: error %v does not name the axis", text, err)
 		}
 	})
 }
