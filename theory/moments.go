@@ -98,10 +98,10 @@ func empiricalVarianceLn(rs []reluRecord) float64 {
 
 // jacobianLayer is what the Jacobian moments need about one dense layer.
 type jacobianLayer struct {
-	gain  float64 // c/2 (ReLU) or c (linear)
-	relu  bool
-	width int
-	exact bool // Gaussian weights, zero biases
+	lnGain float64 // ln c/2 (ReLU) or ln c (linear)
+	relu   bool
+	width  int
+	exact  bool // Gaussian weights, zero biases
 }
 
 // Jacobian holds the moments of one entry Z = d act_q^(d) / d x_p of the
@@ -139,7 +139,7 @@ func (w *walker) jacobian() Jacobian {
 	lnRatio := 0.0
 	j.Exact = true
 	for i, l := range w.jac {
-		lnZ2 += math.Log(l.gain)
+		lnZ2 += l.lnGain
 		j.Exact = j.Exact && l.exact
 		switch {
 		case i == len(w.jac)-1 && l.relu:

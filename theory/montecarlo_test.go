@@ -122,9 +122,11 @@ func TestResidualBlockMonteCarlo(t *testing.T) {
 	}{{2, n}, {3, n}, {2, 7}} {
 		for _, endReLU := range []bool{true, false} {
 			module := []mcLayer{{c.m, c.c, true}, {n, c.c, endReLU}}
-			laws := []law{{c: c.c, cover: 1, relu: true, width: c.m}, {c: c.c, cover: 1, relu: endReLU, width: n}}
+			lnC, noBias := math.Log(c.c), math.Inf(-1)
+			laws := []law{{c: c.c, lnC: lnC, lnBeta: noBias, zeroBias: true, cover: 1, relu: true, width: c.m}, {c: c.c, lnC: lnC, lnBeta: noBias, zeroBias: true, cover: 1, relu: endReLU, width: n}}
 			bl := newBlock(laws, nil, n, 0.8, false, 0)
-			w1, w2 := bl.ratioMoments(rho)
+			lnW1, lnW2 := bl.ratioLogMoments(rho)
+			w1, w2 := math.Exp(lnW1), math.Exp(lnW2)
 			r := rand.New(rand.NewPCG(3, uint64(c.c)*uint64(c.m)))
 			var m1, m2 moments
 			for s := 0; s < samples; s++ {

@@ -171,11 +171,11 @@ func (bl block) crossZero() bool { return !bl.endReLU() || bl.skipSymmetric() }
 // m = ln E[M_in]/M_0 (THEORY 2), their bias terms included if bias.
 func chainLog(laws []law, m float64, bias bool) float64 {
 	for _, lw := range laws {
-		a, b := lw.gain()
+		lnA, lnB := lw.gain()
 		if !bias {
-			b = 0
+			lnB = math.Inf(-1)
 		}
-		m = affineLog(m, a, b)
+		m = affine(m, lnA, lnB)
 	}
 	return m
 }
@@ -197,14 +197,14 @@ func (bl block) preMap(bias bool) meanMap {
 	lnA := func(m float64) float64 { return num.LogAdd(lnS(m), 2*lnEta+lnN(m)) }
 	homogeneous := true
 	for _, lw := range slices.Concat(bl.module, bl.skip) {
-		homogeneous = homogeneous && (!bias || lw.beta == 0)
+		homogeneous = homogeneous && (!bias || lw.zeroBias)
 	}
 	switch {
 	case bl.crossZero():
 		return meanMap{lo: lnA, hi: lnA, exact: bl.exact, homogeneous: homogeneous}
 	case bl.identity() && bl.twoLayer():
 		cross := func(rho, m float64) float64 {
-			return math.Log(2*bl.eta*rho*bl.tau) + 0.5*(m+lnN(m)-math.Log(math.Pi))
+			return lnOf(2*bl.eta*rho*bl.tau, math.Ln2+lnEta+math.Log(rho*bl.tau)) + 0.5*(m+lnN(m)-math.Log(math.Pi))
 		}
 		hi := func(m float64) float64 { return num.LogAdd(lnA(m), cross(1, m)) }
 		lo := func(m float64) float64 {
@@ -274,8 +274,8 @@ func (bl block) meanMap(bias bool) meanMap {
 func (bl block) gain() interval {
 	var g interval
 	if bl.identity() && bl.twoLayer() {
-		_, b := bl.ratioPoly()
-		g = interval{math.Log(b[0] + b[1]*bl.rhoLo), math.Log(b[0] + b[1])}
+		_, b, lnS := bl.ratioPoly()
+		g = interval{math.Log(b[0]+b[1]*bl.rhoLo) + 2*lnS, math.Log(b[0]+b[1]) + 2*lnS}
 	} else {
 		g = bl.preMap(false).factor(point(0))
 	}
@@ -289,6 +289,7 @@ func (bl block) withHe() block {
 	for _, ls := range [][]law{bl.module, bl.skip} {
 		for i := range ls {
 			ls[i].c = 2 * ls[i].cover
+			ls[i].lnC = math.Log(ls[i].c)
 		}
 	}
 	return bl
@@ -304,41 +305,46 @@ var (
 // ratioPoly returns the moments of the ratio R = M_l/M_{l-1} of an identity
 // block with a two-layer module given the stream's rho, for Gaussian weights
 // and zero biases, where they are exact, as polynomials in rho:
-// E[R] = b[0] + b[1] rho and E[R^2] = a[0] + a[1] rho + a[2] rho^2. Write
-// nM_l = a^2 + 2 eta s U + eta^2 s^2 V with a = ||x||, s^2 = (c_a c_b / (n m))
-// a^2 chi^2_K the variance of one output of the last layer's pre-activation,
-// and, given s, U = sum_i x_i r_i, V = sum_i r_i^2 with r_i = ReLU(g_i)
-// (module ends in ReLU) or g_i (ends linear), g_i ~ N(0,1): expanding the
-// square and taking the moments of r and of chi^2_K gives the coefficients
-// below, which depend on x only through rho = sum_i x_i / (sqrt(n) ||x||).
-func (bl block) ratioPoly() (a [3]float64, b [2]float64) {
+// E[R] = S^2 (b[0] + b[1] rho) and E[R^2] = S^4 (a[0] + a[1] rho + a[2] rho^2),
+// with lnS = ln S. Write nM_l = a^2 + 2 eta s U + eta^2 s^2 V with a = ||x||,
+// s^2 = (c_a c_b / (n m)) a^2 chi^2_K the variance of one output of the last
+// layer's pre-activation, and, given s, U = sum_i x_i r_i, V = sum_i r_i^2
+// with r_i = ReLU(g_i) (module ends in ReLU) or g_i (ends linear),
+// g_i ~ N(0,1): expanding the square and taking the moments of r and of
+// chi^2_K gives coefficients that are polynomials in k = eta sqrt(c_a c_b),
+// E[(eta s/a)^j] = k^j u[j-1], and depend on x only through
+// rho = sum_i x_i / (sqrt(n) ||x||). The scale S = max(1, k) keeps them
+// finite for any eta and c: a term of degree j in k is written
+// (k/S)^j (1/S)^(d-j) for the degree d = 2 of E[R] and 4 of E[R^2].
+func (bl block) ratioPoly() (a [3]float64, b [2]float64, lnS float64) {
 	n := float64(bl.n)
-	cc := bl.module[0].c * bl.module[1].c
-	// t_k = E[(s/a)^k].
-	sc := math.Sqrt(cc)
-	t1, t2, t3, t4 := sc*bl.u[0], cc*bl.u[1], cc*sc*bl.u[2], cc*cc*bl.u[3]
-	e, e2 := bl.eta, bl.eta*bl.eta
+	lnK := math.Log(bl.eta) + (bl.module[0].lnC+bl.module[1].lnC)/2
+	lnS = math.Max(0, lnK)
+	k, o := math.Exp(lnK-lnS), math.Exp(-lnS) // k/S and 1/S, both <= 1
+	k2, o2 := k*k, o*o
+	u := bl.u
 	if !bl.endReLU() {
 		// r = g: E r = 0, E r^2 = 1, E r^3 = 0, E r^4 = 3.
-		b[0] = 1 + e2*t2*n
-		a[0] = 1 + 4*e2*t2 + e2*e2*t4*(n*n+2*n) + 2*e2*t2*n
-		return a, b
+		b[0] = o2 + k2*u[1]*n
+		a[0] = o2*o2 + o2*k2*u[1]*(4+2*n) + k2*k2*u[3]*(n*n+2*n)
+		return a, b, lnS
 	}
 	sn := math.Sqrt(n)
-	b[0], b[1] = 1+e2*t2*n*relu2, 2*e*t1*relu1*sn
+	b[0], b[1] = o2+k2*u[1]*n*relu2, 2*o*k*u[0]*relu1*sn
 	// E U = relu1 rho sqrt(n) a, E U^2 = ((relu2 - relu1^2) + relu1^2 rho^2 n) a^2,
 	// E V^2 = n E r^4 + n(n-1) relu2^2, E UV = rho sqrt(n) a (relu3 + (n-1) relu1 relu2).
 	eV2 := 1.25*n + n*n/4
-	a[0] = 1 + 4*e2*t2*(relu2-relu1*relu1) + e2*e2*t4*eV2 + 2*e2*t2*n*relu2
-	a[1] = 4*e*t1*relu1*sn + 4*e*e2*t3*sn*(relu3+(n-1)*relu1*relu2)
-	a[2] = 4 * e2 * t2 * relu1 * relu1 * n
-	return a, b
+	a[0] = o2*o2 + o2*k2*u[1]*(4*(relu2-relu1*relu1)+2*n*relu2) + k2*k2*u[3]*eV2
+	a[1] = 4*o2*o*k*u[0]*relu1*sn + 4*o*k2*k*u[2]*sn*(relu3+(n-1)*relu1*relu2)
+	a[2] = 4 * o2 * k2 * u[1] * relu1 * relu1 * n
+	return a, b, lnS
 }
 
-// ratioMoments returns E[R] and E[R^2] of an identity block's ratio given rho.
-func (bl block) ratioMoments(rho float64) (m1, m2 float64) {
-	a, b := bl.ratioPoly()
-	return b[0] + b[1]*rho, a[0] + rho*(a[1]+rho*a[2])
+// ratioLogMoments returns ln E[R] and ln E[R^2] of an identity block's
+// ratio given rho.
+func (bl block) ratioLogMoments(rho float64) (lnM1, lnM2 float64) {
+	a, b, lnS := bl.ratioPoly()
+	return math.Log(b[0]+b[1]*rho) + 2*lnS, math.Log(a[0]+rho*(a[1]+rho*a[2])) + 4*lnS
 }
 
 // relativeSecondMoment returns ln(E[R^2]/E[R]^2) of an identity block's
@@ -346,9 +352,9 @@ func (bl block) ratioMoments(rho float64) (m1, m2 float64) {
 // [rhoLo, 1] for one ending in a ReLU. The ratio of a quadratic to the
 // square of a linear function has at most one stationary point,
 // (2 a0 b1 - a1 b0)/(2 a2 b0 - a1 b1), so the largest value is at it or at
-// an end.
+// an end. The scale S of ratioPoly cancels.
 func (bl block) relativeSecondMoment() float64 {
-	a, b := bl.ratioPoly()
+	a, b, _ := bl.ratioPoly()
 	g := func(rho float64) float64 {
 		m1, m2 := b[0]+b[1]*rho, a[0]+rho*(a[1]+rho*a[2])
 		return math.Log(m2 / (m1 * m1))
@@ -365,13 +371,18 @@ func (bl block) relativeSecondMoment() float64 {
 	return best
 }
 
-// projectionMoments returns E[R] and E[R^2] of the ratio R = M_out/M_in of a
-// block with a linear projection and a two-layer module, for Gaussian
-// weights and zero biases (see block): exact, and independent of the stream.
-func (bl block) projectionMoments() (m1, m2 float64) {
-	p := bl.skip[0].c
+// projectionLogMoments returns ln E[R] and ln E[R^2] of the ratio
+// R = M_out/M_in of a block with a linear projection and a two-layer
+// module, for Gaussian weights and zero biases (see block): exact, and
+// independent of the stream. E[R] is homogeneous of degree 1 in (p, k) and
+// E[R^2] of degree 2, so both are computed with p and k divided by the
+// larger of them, S, which keeps them finite for any eta and c.
+func (bl block) projectionLogMoments() (lnM1, lnM2 float64) {
 	fn, fm := float64(bl.n), float64(bl.m)
-	k := bl.eta * bl.eta * bl.module[0].c * bl.module[1].c / fm // q = k X
+	lnP := bl.skip[0].lnC
+	lnK := 2*math.Log(bl.eta) + bl.module[0].lnC + bl.module[1].lnC - math.Log(fm) // q = k X
+	lnS := math.Max(lnP, lnK)
+	p, k := math.Exp(lnP-lnS), math.Exp(lnK-lnS)
 	eq, eq2 := k*fm/2, k*k*(fm*fm/4+5*fm/4)
 	// E y^2 = a0 + a1 q, E y^4 = b0 + b1 q + b2 q^2.
 	a0, a1, b0, b1, b2 := p, 1.0, 3*p*p, 6*p, 3.0
@@ -384,7 +395,7 @@ func (bl block) projectionMoments() (m1, m2 float64) {
 	if bl.post { // y is symmetric: E ReLU(y)^k = E y^k / 2
 		ey2, ey22, ey4 = ey2/2, ey22/4, ey4/2
 	}
-	return ey2, ey4/fn + (1-1/fn)*ey22
+	return math.Log(ey2) + lnS, math.Log(ey4/fn+(1-1/fn)*ey22) + 2*lnS
 }
 
 // fluctuation returns the block's FM2 term ln(E[R^2]/E[R]^2) and, where
@@ -401,8 +412,8 @@ func (bl block) fluctuation() (step, lnSecond float64, why string) {
 		if bl.endReLU() {
 			return step, nan, ""
 		}
-		_, m2 := bl.ratioMoments(0)
-		return step, math.Log(m2), ""
+		_, lnM2 := bl.ratioLogMoments(0)
+		return step, lnM2, ""
 	case bl.identity():
 		return nan, nan, "a ReLU after the join of an identity skip, with a linear module end or a stream of unknown sign"
 	case len(bl.skip) != 1 || bl.skip[0].relu:
@@ -410,8 +421,8 @@ func (bl block) fluctuation() (step, lnSecond float64, why string) {
 	case bl.post && bl.endReLU():
 		return nan, nan, "a ReLU after the sum of a projection and a nonnegative module output"
 	}
-	m1, m2 := bl.projectionMoments()
-	return math.Log(m2 / (m1 * m1)), math.Log(m2), ""
+	lnM1, lnM2 := bl.projectionLogMoments()
+	return lnM2 - 2*lnM1, lnM2, ""
 }
 
 // residual handles a residual block.
@@ -482,7 +493,7 @@ func (w *walker) residual(out *Layer, l arch.Layer) meanMap {
 	for _, lw := range bl.module {
 		if lw.relu {
 			beta += 1 / float64(lw.width)
-			cLog += math.Log(lw.c / lw.cover)
+			cLog += lw.lnCUncovered()
 			w.cCount++
 		}
 	}

@@ -145,7 +145,7 @@ func TestProjectionConvMean(t *testing.T) {
 // heLaw is a He law of a dense layer of the given width for direct block
 // tests.
 func heLaw(width int, relu bool) law {
-	return law{c: 2, cover: 1, coverExact: true, zeroBias: true, gaussian: true, relu: relu, width: width}
+	return law{c: 2, lnC: math.Ln2, lnBeta: math.Inf(-1), cover: 1, coverExact: true, zeroBias: true, gaussian: true, relu: relu, width: width}
 }
 
 // TestBlockBoundsMonteCarlo samples blocks whose mean has bounds only and

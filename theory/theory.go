@@ -76,6 +76,37 @@ const (
 	Failing = "failing"
 )
 
+// The kinds of value of Prediction.DeadBound.
+const (
+	// BoundExact: the value is exact.
+	BoundExact = "exact"
+	// BoundLower: the true value is at least this.
+	BoundLower = "lower"
+	// BoundUpper: the true value is at most this.
+	BoundUpper = "upper"
+	// BoundApproximate: the value is neither exact nor a bound.
+	BoundApproximate = "approximate"
+)
+
+// deadNotes explain the kinds of Prediction.DeadBound that are not exact.
+var deadNotes = map[string]string{
+	BoundLower:       "a lower bound: discrete weights put mass at a pre-activation of exactly 0, which leaves a unit off",
+	BoundUpper:       "an upper bound: a conv channel is dead only if it is off at every position",
+	BoundApproximate: "approximate: conv layers (an upper bound) meet discrete weights (a lower bound), so neither bound holds",
+}
+
+// combineBounds is the kind of a probability of no dead layer that is the
+// product of factors of kinds a and b.
+func combineBounds(a, b string) string {
+	switch {
+	case a == BoundExact || a == b:
+		return b
+	case b == BoundExact:
+		return a
+	}
+	return BoundApproximate
+}
+
 // Prediction is everything the theory says about one net under one
 // initialization. Its JSON form is the contract of `initscope predict
 // --format json`.
@@ -103,13 +134,24 @@ type Prediction struct {
 	// verdict uses the per-block second moments instead (see FM2).
 	Beta float64 `json:"beta"`
 	// DeadProbability is P(some plain ReLU layer has every unit off at
-	// initialization) = 1 - prod_j (1 - 2^-n_j), exact for continuous
-	// symmetric laws in dense layers; an upper bound for conv layers (a
-	// channel is dead only if it is off at every position). ReLU layers
-	// inside residual modules are left out: a dead module leaves the stream.
+	// initialization) = 1 - prod_j (1 - 2^-n_j). ReLU layers inside
+	// residual modules are left out: a dead module leaves the stream.
+	// DeadBound says what kind of value it is (see DeadBound's values).
 	DeadProbability num.Number `json:"dead_probability"`
-	// DeadExact says whether DeadProbability is exact.
+	// DeadExact says whether DeadProbability is exact (DeadBound is
+	// BoundExact).
 	DeadExact bool `json:"dead_exact"`
+	// DeadBound is BoundExact for dense layers whose pre-activations have
+	// a continuous law (P(unit off | input) = 1/2 exactly); BoundLower when
+	// they are discrete (Rademacher weights with zero or Rademacher biases:
+	// a pre-activation of exactly 0 leaves its unit off, so a layer is dead
+	// with probability at least 2^-n); BoundUpper for conv layers with
+	// continuous laws (a channel is dead only if it is off at every
+	// position); BoundApproximate where bounds of both directions meet.
+	DeadBound string `json:"dead_bound"`
+	// DeadNote says in words why DeadProbability is not exact ("" when it
+	// is).
+	DeadNote string `json:"dead_note,omitempty"`
 	// Layers has one entry per layer of the net, in order.
 	Layers []Layer `json:"layers"`
 	// FM1 is the verdict on the mean length.
@@ -229,6 +271,34 @@ func (opt Options) validate(g *arch.Graph) error {
 	if math.IsNaN(opt.InputL4) || opt.InputL4 < 0 || opt.InputL4 > 1 {
 		return fmt.Errorf("InputL4 %v: ||x||_4^4/||x||_2^4 lies in (0, 1]; 0 means unknown", opt.InputL4)
 	}
+	return opt.checkVariances(g)
+}
+
+// checkVariances refuses laws whose variance for some weighted node float64
+// cannot hold: a weight variance that underflows to 0 or overflows, a bias
+// variance that overflows. (Everything computed from the variances is in
+// logs, so any variance float64 holds gives finite logs.)
+func (opt Options) checkVariances(g *arch.Graph) error {
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		if !n.HasWeights() {
+			continue
+		}
+		fi, fo := n.FanIn(), n.FanOut()
+		for _, l := range []struct {
+			what string
+			law  weightinit.Law
+		}{{"weight", opt.Init.Weight}, {"bias", opt.Init.Bias}} {
+			if l.law.IsZero() {
+				continue
+			}
+			v := l.law.Variance(fi, fo)
+			if v == 0 && l.what == "weight" || math.IsInf(v, 0) {
+				return fmt.Errorf("%s law %s: the variance of node %q (fan_in %d, fan_out %d) is %g, beyond float64's range: give a variance between about 1e-300 and 1e300",
+					l.what, l.law, n.Name, fi, fo, v)
+			}
+		}
+	}
 	return nil
 }
 
@@ -260,7 +330,8 @@ func Predict(g *arch.Graph, opt Options) (*Prediction, error) {
 	}
 	p.Beta = w.beta
 	p.DeadProbability = w.deadProbability()
-	p.DeadExact = w.deadExact
+	p.DeadBound, p.DeadNote = w.deadBound, deadNotes[w.deadBound]
+	p.DeadExact = w.deadBound == BoundExact
 	p.FM1 = w.fm1()
 	p.FM2 = w.fm2()
 	p.EmpiricalVariance = w.empiricalVariance()

@@ -223,8 +223,9 @@ func (w *walker) fm1() FM1 {
 
 func (w *walker) fm1Advice(verdict string) Advice {
 	a := Advice{C: num.Unknown, Text: []string{}}
+	lnC := w.cLogSum / float64(w.cCount)
 	if w.cCount > 0 {
-		a.C = num.Number(math.Exp(w.cLogSum / float64(w.cCount)))
+		a.C = num.Number(math.Exp(lnC))
 	}
 	if verdict == OK {
 		return a
@@ -234,9 +235,13 @@ func (w *walker) fm1Advice(verdict string) Advice {
 		he = true
 		a.WeightVariance, a.Preset = "2/fan_in", hePreset(w.opt.Init.Weight.Family)
 		after := w.evaluate(nil, true)
-		a.Text = append(a.Text, fmt.Sprintf(
-			"use weight variance 2/fan_in (preset %s): the layers have c = fan_in*Var(W) = %.3g, so each ReLU layer multiplies E[M] by c/2 = %.3g instead of 1; with c = 2 the product becomes %s",
-			a.Preset, float64(a.C), float64(a.C)/2, describeGain(after.gain)))
+		now := ""
+		if w.cCount > 0 {
+			now = fmt.Sprintf(": the layers have c = fan_in*Var(W) = %s, so each ReLU layer multiplies E[M] by c/2 = %s instead of 1",
+				short(lnC), short(lnC-math.Ln2))
+		}
+		a.Text = append(a.Text, fmt.Sprintf("use weight variance 2/fan_in (preset %s)%s; with c = 2 the product becomes %s",
+			a.Preset, now, describeGain(after.gain)))
 		if v, _ := fm1Verdict(after.gain); v == OK {
 			return a
 		}
@@ -463,12 +468,22 @@ func plural(n int, noun string) string {
 // sci writes e^ln in scientific notation with its power of ten, e.g.
 // "1.2e-39 (10^-38.9)"; it stays finite where the value itself overflows.
 func sci(ln float64) string {
+	s := short(ln)
+	if l10 := ln / math.Ln10; math.Abs(l10) < 300 {
+		s += fmt.Sprintf(" (10^%.3g)", l10)
+	}
+	return s
+}
+
+// short writes e^ln with 3 digits, e.g. "0.333", or as a power of ten,
+// "10^412.5", where float64 cannot hold it.
+func short(ln float64) string {
 	if math.IsInf(ln, -1) {
 		return "0"
 	}
 	l10 := ln / math.Ln10
 	if math.Abs(l10) < 300 {
-		return fmt.Sprintf("%.3g (10^%.3g)", math.Exp(ln), l10)
+		return fmt.Sprintf("%.3g", math.Exp(ln))
 	}
 	return fmt.Sprintf("10^%.4g", l10)
 }

@@ -53,8 +53,19 @@ func (f meanMap) factor(m interval) interval {
 	return interval{math.Min(math.Min(a, b), math.Min(c, d)), math.Max(math.Max(a, b), math.Max(c, d))}
 }
 
-// affineLog returns ln(a e^m + b) for a, b >= 0.
-func affineLog(m, a, b float64) float64 { return num.LogAdd(math.Log(a)+m, math.Log(b)) }
+// affine returns ln(a e^m + b) from the logs of a and b (-Inf for 0).
+func affine(m, lnA, lnB float64) float64 { return num.LogAdd(lnA+m, lnB) }
+
+// lnOf returns ln p for a product p >= 0 computed directly, as exact as
+// float64 allows, where p is a normal float64, and otherwise lnP, the same
+// logarithm summed from the logs of the factors (p has overflowed, or
+// underflowed, or is Inf * 0 for a zero factor).
+func lnOf(p, lnP float64) float64 {
+	if p >= 0x1p-1022 && p <= math.MaxFloat64 {
+		return math.Log(p)
+	}
+	return lnP
+}
 
 // reluRecord is what the empirical variance needs about one plain ReLU layer:
 // ln E[M_j]/M_0, ln E[M_j^2]/M_0^2, and the affine map m -> A m + B (logs of
@@ -112,7 +123,7 @@ type walker struct {
 
 	beta      float64
 	deadLog   float64 // ln P(no plain ReLU layer dead)
-	deadExact bool
+	deadBound string  // the kind of deadLog: BoundExact, BoundLower, ...
 
 	// rhoLo is a lower bound on rho of the stream (THEORY 5): 1/sqrt(pi)
 	// after a ReLU layer, 0 for other nonnegative streams, -1 when the sign
@@ -143,7 +154,7 @@ func newWalker(g *arch.Graph, opt Options) *walker {
 		mean: point(0), meanExact: true, gainExact: true,
 		second: 0, secondExact: true,
 		logMean: 0, logVar: 0, logExact: true,
-		fm2Exact: true, deadExact: true,
+		fm2Exact: true, deadBound: BoundExact,
 		rhoLo: -1, l4: opt.InputL4,
 		pendA: 0, pendB: math.Inf(-1), affineKnown: true, affineExact: true,
 		onlyDense: true,
@@ -260,10 +271,15 @@ func (w *walker) unknown(out *Layer, l arch.Layer, what, noun, note string) {
 }
 
 // law is what the theory needs about the weights of one dense or conv layer.
+// The gain c and the bias term beta are carried with their natural logs,
+// from which every product of them is computed where it leaves float64's
+// range (lnOf), so that no variance float64 holds overflows.
 type law struct {
 	v, vb  float64 // realised weight and bias variance
-	c      float64 // fan_in * v, times the conv coverage
-	beta   float64 // vb / M_0
+	c      float64 // fan_in * v, times the conv coverage (+Inf or 0 beyond float64)
+	lnC    float64 // ln c
+	beta   float64 // vb / M_0 (+Inf or 0 beyond float64)
+	lnBeta float64 // ln beta, -Inf without biases
 	kappa  float64 // weight kurtosis
 	kappaB float64 // bias kurtosis (3 when there are no biases: no term)
 	// gaussian says the second moments are exact: Gaussian weights, zero or
@@ -281,13 +297,21 @@ type law struct {
 	width int
 }
 
-// gain returns the factor by which the layer multiplies E[M] and the bias
-// term it adds, in units of M_0: c and beta, halved by a ReLU (THEORY 2).
-func (lw law) gain() (a, b float64) {
+// half is the share of E[M] a ReLU after the layer keeps: 1/2, or 1
+// without one.
+func (lw law) half() float64 {
 	if lw.relu {
-		return lw.c / 2, lw.beta / 2
+		return 0.5
 	}
-	return lw.c, lw.beta
+	return 1
+}
+
+// gain returns the logs of the factor by which the layer multiplies E[M] and
+// of the bias term it adds, in units of M_0: c and beta, halved by a ReLU
+// (THEORY 2).
+func (lw law) gain() (lnA, lnB float64) {
+	h := lw.half()
+	return lnOf(lw.c*h, lw.lnC+math.Log(h)), lnOf(lw.beta*h, lw.lnBeta+math.Log(h))
 }
 
 func (w *walker) lawOf(l arch.Layer) law {
@@ -300,14 +324,18 @@ func (w *walker) lawOf(l arch.Layer) law {
 		lw.kappaB = in.Bias.Family.Kurtosis()
 		lw.zeroBias = lw.vb == 0
 	}
-	lw.beta = lw.vb / w.m0
+	lw.beta, lw.lnBeta = lw.vb/w.m0, math.Log(lw.vb)-math.Log(w.m0)
 	if l.Kind == arch.Conv {
 		lw.cover, lw.coverExact = coverage(l)
 	}
 	lw.c = float64(fi) * lw.v * lw.cover
+	lw.lnC = lnOf(lw.c, math.Log(float64(fi))+math.Log(lw.v)+math.Log(lw.cover))
 	lw.gaussian = l.Kind == arch.Dense && lw.kappa == 3 && (lw.zeroBias || lw.kappaB == 3)
 	return lw
 }
+
+// lnCUncovered is ln(fan_in * v), c without the conv coverage.
+func (lw law) lnCUncovered() float64 { return lnOf(lw.c/lw.cover, lw.lnC-math.Log(lw.cover)) }
 
 // describe fills the law fields of a layer's prediction.
 func (lw law) describe(out *Layer, fanIn int) {
@@ -370,10 +398,10 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 		}
 		out.Notes = append(out.Notes, "conv: fluctuations use the channels as width, an upper estimate (THEORY 4)")
 	}
-	a, b := lw.gain()
-	mm := meanMap{lo: func(m float64) float64 { return affineLog(m, a, b) }, exact: lw.coverExact, homogeneous: lw.zeroBias}
+	lnA, lnB := lw.gain()
+	mm := meanMap{lo: func(m float64) float64 { return affine(m, lnA, lnB) }, exact: lw.coverExact, homogeneous: lw.zeroBias}
 	mm.hi = mm.lo
-	w.plainGain += math.Log(a)
+	w.plainGain += lnA
 	heA := lw.cover // the gain with c = 2: cover (ReLU) or 2 cover (linear)
 	if !relu {
 		heA *= 2
@@ -381,8 +409,8 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 	w.plainGainHe += math.Log(heA)
 	w.noteC(lw)
 	w.gainExact = w.gainExact && lw.coverExact
-	out.Gain = num.Number(a)
-	w.composeAffine(math.Log(a), math.Log(b), lw.coverExact)
+	out.Gain = num.Number(lw.c * lw.half())
+	w.composeAffine(lnA, lnB, lw.coverExact)
 
 	// Second moment (THEORY 3.1, 3.2): E[M_j^2] = P (c^2 S + 2 c beta m +
 	// beta^2) + Kw c^2 S L + Kb beta^2, exact given L.
@@ -392,12 +420,13 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 		P, Kw, Kb = (1+5/fn)/4, Kw/2, Kb/2
 	}
 	L := w.l4
+	lnWeights := lnOf(lw.c*lw.c*(P+Kw*L), 2*lw.lnC+math.Log(P+Kw*L))
 	if lw.zeroBias {
-		w.second += math.Log(lw.c * lw.c * (P + Kw*L))
+		w.second += lnWeights
 	} else if w.mean.known() && w.mean.isPoint() {
-		w.second = num.LogAdd(num.LogAdd(math.Log(lw.c*lw.c*(P+Kw*L))+w.second,
-			math.Log(2*lw.c*lw.beta*P)+w.mean.lo),
-			math.Log(lw.beta*lw.beta*(P+Kb)))
+		w.second = num.LogAdd(num.LogAdd(lnWeights+w.second,
+			lnOf(2*lw.c*lw.beta*P, math.Ln2+lw.lnC+lw.lnBeta+math.Log(P))+w.mean.lo),
+			lnOf(lw.beta*lw.beta*(P+Kb), 2*lw.lnBeta+math.Log(P+Kb)))
 	} else {
 		w.second = math.NaN()
 	}
@@ -407,10 +436,10 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 	var stepMean, stepVar float64
 	if relu {
 		st := reluStatsFor(n)
-		stepMean, stepVar = math.Log(lw.c/2)+st.LogMean, st.LogVar
+		stepMean, stepVar = lnA+st.LogMean, st.LogVar
 	} else {
 		mlin, vlin := linearLogStats(n)
-		stepMean, stepVar = math.Log(lw.c)+mlin, vlin
+		stepMean, stepVar = lnA+mlin, vlin
 	}
 	if lw.kappa != 3 {
 		// Kurtosis: E[R^2]/E[R]^2 grows by the factor 1 + Kw L / P; a
@@ -436,7 +465,7 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 	if relu {
 		w.plainFM2 += stepVar
 		w.plainReLUs++
-		w.cLogSum += math.Log(lw.c / lw.cover)
+		w.cLogSum += lw.lnCUncovered()
 		w.cCount++
 		if w.minWidth == 0 || n < w.minWidth {
 			w.minWidth = n
@@ -446,13 +475,30 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 		w.beta += 1 / fn
 		p := math.Exp2(-fn)
 		w.deadLog += math.Log1p(-p)
-		w.deadExact = w.deadExact && dense && w.opt.Init.Weight.Family != weightinit.Rademacher
+		w.deadBound = combineBounds(w.deadBound, w.deadKind(lw, dense))
 		w.rhoLo, w.l4 = rhoReLU, math.Min(1, 6/float64(l.Out.Size()))
 	} else {
 		w.rhoLo, w.l4 = -1, math.Min(1, 3/float64(l.Out.Size()))
 	}
-	w.jac = append(w.jac, jacobianLayer{gain: a, relu: relu, width: n, exact: lw.gaussian && lw.zeroBias})
+	w.jac = append(w.jac, jacobianLayer{lnGain: lnA, relu: relu, width: n, exact: lw.gaussian && lw.zeroBias})
 	return mm
+}
+
+// deadKind is the kind of the factor P(layer alive | the layers before
+// alive) = 1 - 2^-n of a ReLU layer with the law lw (see
+// Prediction.DeadBound).
+func (w *walker) deadKind(lw law, dense bool) string {
+	in := w.opt.Init
+	discrete := in.Weight.Family == weightinit.Rademacher && (lw.zeroBias || in.Bias.Family == weightinit.Rademacher)
+	switch {
+	case dense && discrete:
+		return BoundLower
+	case dense:
+		return BoundExact
+	case discrete:
+		return BoundApproximate
+	}
+	return BoundUpper
 }
 
 // deadProbability is P(some plain ReLU layer so far is dead), 1 - e^deadLog
@@ -461,7 +507,7 @@ func (w *walker) deadProbability() num.Number { return num.Number(0 - math.Expm1
 
 // noteC records how far a layer's c is from He's 2.
 func (w *walker) noteC(lw law) {
-	w.cMaxDev = math.Max(w.cMaxDev, math.Abs(math.Log(lw.c/(2*lw.cover))))
+	w.cMaxDev = math.Max(w.cMaxDev, math.Abs(lw.lnCUncovered()-math.Ln2))
 }
 
 // composeAffine appends the conditional-mean map m -> e^lnA m + e^lnB to the

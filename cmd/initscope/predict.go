@@ -89,7 +89,7 @@ func writePrediction(w io.Writer, s *task.Setup, p *theory.Prediction, all bool)
 	writeAdvice(ew, p.FM2.Advice)
 
 	ew.printf("\nalso:\n")
-	ew.printf("  P(some ReLU layer is dead at initialization) = %s%s\n", fmtNum(p.DeadProbability), exactWord(p.DeadExact, "an upper bound"))
+	ew.printf("  P(some ReLU layer is dead at initialization) = %s%s\n", fmtNum(p.DeadProbability), exactWord(p.DeadExact, p.DeadNote))
 	ev := p.EmpiricalVariance
 	if ev.Relative.Known() || ev.Log10Relative.Known() {
 		ew.printf("  E[empirical variance of M_1..M_d]/M0^2 = %s over %d ReLU layers%s\n",
