@@ -59,13 +59,14 @@ func fig1Sweeps(c Config) ([]*experiment.Sweep, error) {
 	samples := pick(c.Scale, 2000, 2000, 50)
 	derived := map[string]string{"width": "{depth}", "arch": "fc:784-{depth}x{depth}-10"}
 	grid := []experiment.Axis{values("init", fig1Inits...), values("depth", depths...)}
+	labels := []string{"depth", "width"}
 	pr, err := newSweep(fig1Probe, c.describe("Figure 1(a): M_d/M_0 measured over independent initializations, with the theory"),
-		[]string{task.KindProbe}, probeParams("mnist", samples), derived, grid...)
+		[]string{task.KindProbe}, probeParams("mnist", samples), derived, labels, grid...)
 	if err != nil {
 		return nil, err
 	}
 	tr, err := newSweep(fig1Train, c.describe("Figure 1(b): epochs to 20% test accuracy on MNIST, width = depth"),
-		[]string{task.KindTrain}, c.training("").params(), derived, append(grid, seeds(c.runs()))...)
+		[]string{task.KindTrain}, c.training("").params(), derived, labels, append(grid, seeds(c.runs()))...)
 	if err != nil {
 		return nil, err
 	}

@@ -64,13 +64,14 @@ func fig2Sweeps(c Config) ([]*experiment.Sweep, error) {
 	fixed := map[string]any{"init": fig2Init}
 	derived := map[string]string{"arch": "fc:784-{width}x{depth}-10"}
 	grid := []experiment.Axis{values("depth", depths...), values("width", widths...)}
+	labels := []string{"depth", "width"}
 	pr, err := newSweep(fig2Probe, c.describe("Figure 2(a, c): Var[ln M_d] and E[Var_hat] of constant-width fc nets, measured with the theory"),
-		[]string{task.KindProbe}, merge(fixed, probeParams("mnist", samples)), derived, grid...)
+		[]string{task.KindProbe}, merge(fixed, probeParams("mnist", samples)), derived, labels, grid...)
 	if err != nil {
 		return nil, err
 	}
 	tr, err := newSweep(fig2Train, c.describe("Figure 2(a): epochs to 20% test accuracy of constant-width fc nets on MNIST"),
-		[]string{task.KindTrain}, merge(fixed, c.training("").params()), derived, append(grid, seeds(c.runs()))...)
+		[]string{task.KindTrain}, merge(fixed, c.training("").params()), derived, labels, append(grid, seeds(c.runs()))...)
 	if err != nil {
 		return nil, err
 	}
@@ -89,13 +90,14 @@ func fig2Sweeps(c Config) ([]*experiment.Sweep, error) {
 	}
 	points := experiment.Axis{Zip: zip}
 	profFixed := merge(fixed, map[string]any{"depth": profDepth})
+	profLabels := []string{"depth", "profile", "beta"}
 	pp, err := newSweep(fig2ProfilesProbe, c.describe("Figure 2(b): Var[ln M_d] of fc nets of equal depth and beta, different width profiles"),
-		[]string{task.KindProbe}, merge(profFixed, probeParams("mnist", profSamples)), nil, points)
+		[]string{task.KindProbe}, merge(profFixed, probeParams("mnist", profSamples)), nil, profLabels, points)
 	if err != nil {
 		return nil, err
 	}
 	pt, err := newSweep(fig2ProfilesTrain, c.describe("Figure 2(b): epochs to 20% of fc nets of equal depth and beta, different width profiles"),
-		[]string{task.KindTrain}, merge(profFixed, c.training("").params()), nil, points, seeds(c.runs()))
+		[]string{task.KindTrain}, merge(profFixed, c.training("").params()), nil, profLabels, points, seeds(c.runs()))
 	if err != nil {
 		return nil, err
 	}

@@ -73,13 +73,14 @@ func fig3Sweeps(c Config) ([]*experiment.Sweep, error) {
 	fixed := map[string]any{"init": "he-normal", "inputs": info.Size(), "width": fig3Width}
 	derived := map[string]string{"arch": fig3Arch("{inputs}", "{width}", "{blocks}", "{schedule}", "{end}")}
 	depth := []experiment.Axis{values("schedule", fig3Schedules...), values("blocks", blocks...)}
+	labels := []string{"inputs", "width", "end", "schedule", "blocks"}
 	pr, err := newSweep(fig3Probe, c.describe(fmt.Sprintf("Figure 3: output length of residual nets (input: %s test image 0), measured with the theory", set)),
-		[]string{task.KindProbe}, merge(fixed, probeParams(set, samples)), derived, append([]experiment.Axis{values("end", "relu", "linear")}, depth...)...)
+		[]string{task.KindProbe}, merge(fixed, probeParams(set, samples)), derived, labels, append([]experiment.Axis{values("end", "relu", "linear")}, depth...)...)
 	if err != nil {
 		return nil, err
 	}
 	tr, err := newSweep(fig3Train, c.describe(fmt.Sprintf("Figure 3: epochs to 20%% test accuracy of residual nets on %s", set)),
-		[]string{task.KindTrain}, merge(fixed, map[string]any{"end": "relu"}, c.training(set).params()), derived, append(depth, seeds(c.runs()))...)
+		[]string{task.KindTrain}, merge(fixed, map[string]any{"end": "relu"}, c.training(set).params()), derived, labels, append(depth, seeds(c.runs()))...)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/initscope/initscope/experiment"
+	"github.com/initscope/initscope/task"
 )
 
 // Scale selects the size of the figures' grids.
@@ -209,10 +210,11 @@ func figureOf(sweepName string) *figure {
 	return figureNamed(prefix)
 }
 
-// newSweep assembles a sweep and checks it.
-func newSweep(name, description string, kinds []string, fixed map[string]any, derived map[string]string, axes ...experiment.Axis) (*experiment.Sweep, error) {
-	s := &experiment.Sweep{Name: name, Description: description, Kinds: kinds, Fixed: fixed, Derived: derived, Axes: axes}
-	if _, err := s.Expand(); err != nil {
+// newSweep assembles a sweep and checks it against the task kinds; labels
+// are its params that no kind reads (the figures group by them).
+func newSweep(name, description string, kinds []string, fixed map[string]any, derived map[string]string, labels []string, axes ...experiment.Axis) (*experiment.Sweep, error) {
+	s := &experiment.Sweep{Name: name, Description: description, Kinds: kinds, Fixed: fixed, Derived: derived, Labels: labels, Axes: axes}
+	if err := s.Validate(task.KindSpecs()); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -49,9 +49,14 @@
 // rescales each weight's step by its gradient's size and so partly undoes
 // a vanishing or exploding signal (FM1).
 //
-// Params a kind does not read are labels: they are kept with the task and
-// its results (the figures group by them: depth, width, profile, schedule),
-// change the task's id, and are otherwise ignored. So one sweep may mix
-// kinds, each ignoring the others' params; the echo of the settings in each
-// result (e.g. train.Result.Setup) shows what was used.
+// A Runner ignores params its kind does not read. A sweep is checked before
+// it runs (KindSpecs, experiment.Sweep.Validate): each of its params must be
+// read by at least one of its kinds, so that one sweep may mix kinds, each
+// ignoring the others' params, while a misspelled param (momentun) is an
+// error listing the params each kind reads. Params no kind reads are labels
+// only when the sweep declares them (labels: [depth, width]): they are kept
+// with each task and its results (the figures group by them: depth, width,
+// profile, schedule, blocks) and are part of the task's id, so declaring
+// them changes no id. The echo of the settings in each result (e.g.
+// train.Result.Setup) shows what was used.
 package task

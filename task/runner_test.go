@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -154,5 +155,48 @@ func TestOldResultsDecode(t *testing.T) {
 	}
 	if d := Describe(rec); !strings.Contains(d, "log10 mean M_out/M0 = +0.18") {
 		t.Errorf("Describe: %q", d)
+	}
+}
+
+// TestKindSpecs checks the params each kind reads, as KindSpecs finds them
+// by reading, against the package documentation's lists, and that Check
+// finds, before any data set is read, what running would find.
+func TestKindSpecs(t *testing.T) {
+	specs := KindSpecs()
+	for kind, want := range map[string][]string{
+		KindPredict: {"arch", "bias", "data", "init", "input"},
+		KindProbe:   {"arch", "bias", "data", "init", "input", "method", "samples", "seed"},
+		KindTrain: {"arch", "batch", "bias", "data", "epochs", "eval_every", "eval_samples", "init", "lr", "momentum",
+			"optimizer", "seed", "stop_at_target", "target", "weight_decay"},
+	} {
+		if got := specs[kind].Params; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s reads %v, want %v", kind, got, want)
+		}
+	}
+	if len(specs) != len(Kinds) {
+		t.Errorf("%d kinds, want %v", len(specs), Kinds)
+	}
+	for _, c := range []struct {
+		kind   string
+		params map[string]any
+		want   string // "" for none
+	}{
+		{KindPredict, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "depth": 3}, ""},
+		{KindPredict, map[string]any{"init": "he-normal"}, `param "arch": missing`},
+		{KindPredict, map[string]any{"arch": "fc:784-8-10", "init": "he-norml"}, `param "init"`},
+		{KindPredict, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "data": "imagenet"}, `param "data"`},
+		{KindProbe, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "method": "magic"}, `param "method"`},
+		{KindProbe, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "samples": -1}, `param "samples"`},
+		{KindProbe, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "seed": "one"}, `param "seed"`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "lr": 0.1}, ""},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal"}, `param "lr": missing`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "lr": 0.1, "optimizer": "adam", "momentum": 0.9}, `param "momentum"`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-12", "init": "he-normal", "lr": 0.1}, `param "arch": the net's output`},
+		{KindTrain, map[string]any{"arch": "fc:784-8-10", "init": "he-normal", "lr": 0.1, "stop_at_target": 1}, `param "stop_at_target"`},
+	} {
+		err := specs[c.kind].Check(mustTask(t, c.kind, c.params))
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s %v: Check: %v, want %q", c.kind, c.params, err, c.want)
+		}
 	}
 }

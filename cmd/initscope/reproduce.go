@@ -82,7 +82,7 @@ func runReproduce(args []string, stdout, stderr io.Writer) int {
 			s, counts.Total, counts.Failed, *out)
 		return failedTasks(counts)
 	}
-	if _, err := collect("reproduce", *out, stdout); err != nil {
+	if _, err := collect("reproduce", *out, stdout, stderr); err != nil {
 		return fail(stderr, fs.cmd, exitFail, "%v", err)
 	}
 	return failedTasks(counts)

@@ -108,6 +108,25 @@ func resolveShard(flagValue string) (experiment.Shard, error) {
 	return s, nil
 }
 
+// loadSweep reads a sweep file and validates it against the kinds of task
+// the runner knows (experiment.Sweep.Validate), so that nothing is run or
+// written for a sweep that cannot run.
+func loadSweep(path string) (*experiment.Sweep, error) {
+	sw, err := experiment.LoadSweep(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := sw.Validate(task.KindSpecs()); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return sw, nil
+}
+
+// warn prints a warning of cmd on stderr.
+func warn(stderr io.Writer, cmd, warning string) {
+	fmt.Fprintf(stderr, "%s: warning: %s\n", cmd, warning)
+}
+
 // execution is a run of tasks into a results directory.
 type execution struct {
 	cmd        string
@@ -139,6 +158,7 @@ func (e execution) run(ctx context.Context, stderr io.Writer) (experiment.Counts
 			fmt.Fprintf(stderr, "%s: [%d/%d] %s (%.1f s): %s\n", e.cmd, n, p.Total-p.Skipped,
 				e.labels[p.Record.ID], p.Record.Finished.Sub(p.Record.Started).Seconds(), task.Describe(p.Record))
 		},
+		Warn: func(w string) { warn(stderr, e.cmd, w) },
 	})
 	fmt.Fprintf(stderr, "%s: shard %s: %d tasks, %d already done, %d done now, %d failed, in %.0f s\n",
 		e.cmd, e.shard, counts.Total, counts.Skipped, counts.Done, counts.Failed, time.Since(start).Seconds())
@@ -185,11 +205,15 @@ func dataDirs(dir string) map[string]string {
 }
 
 // collect merges a results directory and renders it, printing a summary to
-// stdout: the counts, the missing tasks, the claims and the files written.
-func collect(cmd, dir string, stdout io.Writer) (*reproduce.Rendered, error) {
+// stdout (the counts, the missing tasks, the claims and the files written)
+// and what the results files hold besides records to stderr.
+func collect(cmd, dir string, stdout, stderr io.Writer) (*reproduce.Rendered, error) {
 	res, err := experiment.Collect(dir)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range res.Warnings {
+		warn(stderr, cmd, w)
 	}
 	rd, err := reproduce.Render(res)
 	if err != nil {
@@ -233,7 +257,7 @@ func runSweepRun(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	sw, err := experiment.LoadSweep(ops[0])
+	sw, err := loadSweep(ops[0])
 	if err != nil {
 		return fail(stderr, fs.cmd, exitUsage, "%v", err)
 	}
@@ -303,9 +327,10 @@ func dataDirArgs(dir string) []string {
 	return []string{"--data-dir", dir}
 }
 
-// gridSize loads a sweep file and returns the sweep and its number of tasks.
+// gridSize loads and validates a sweep file and returns the sweep and its
+// number of tasks.
 func gridSize(path string) (*experiment.Sweep, int, error) {
-	sw, err := experiment.LoadSweep(path)
+	sw, err := loadSweep(path)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -395,10 +420,11 @@ func orDefault(s, def string) string {
 var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
 
 func runSweepK8s(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("sweep k8s", "--image IMAGE --claim PVC [--name NAME] [--mount PATH] [--out DIR] [--shards N] [--parallelism N] [--cpu C] [--memory M] [--binary PATH] [--data-dir DIR] [--sweep-path PATH] SWEEPFILE")
+	fs := newFlags("sweep k8s", "--image IMAGE --claim PVC [--name NAME] [--namespace NS] [--mount PATH] [--out DIR] [--shards N] [--parallelism N] [--cpu C] [--memory M] [--binary PATH] [--data-dir DIR] [--sweep-path PATH] SWEEPFILE")
 	image := fs.String("image", "", "container image holding the initscope binary (required)")
 	claim := fs.String("claim", "", "PersistentVolumeClaim that keeps the results (required)")
 	name := fs.String("name", "", "the Job's name (default initscope-NAME, made a DNS label)")
+	namespace := fs.String("namespace", "", "the Job's namespace (default: kubectl's)")
 	mount := fs.String("mount", "/results", "where the claim is mounted in the pod")
 	out := fs.String("out", "", "results directory inside the pod, under --mount (default MOUNT/NAME)")
 	shards := fs.Int("shards", 0, "completions: the sweep is split into this many shards (default min(tasks, 100))")
@@ -427,7 +453,7 @@ func runSweepK8s(args []string, stdout, stderr io.Writer) int {
 		jobName = strings.TrimRight(jobName[:min(len(jobName), 50)], "-")
 	}
 	text, err := experiment.K8sIndexedJob(experiment.K8sOptions{
-		Name: jobName, Image: *image, SweepFile: orDefault(*sweepPath, experiment.SweepPath(dir, sw.Name)), OutDir: dir,
+		Name: jobName, Namespace: *namespace, Image: *image, SweepFile: orDefault(*sweepPath, experiment.SweepPath(dir, sw.Name)), OutDir: dir,
 		Shards: count, Parallelism: *parallelism, ClaimName: *claim, MountPath: *mount,
 		CPU: *cpu, Memory: *memory, Binary: *binary, ExtraArgs: dataDirArgs(*dataDir),
 	})
@@ -450,7 +476,7 @@ func runSweepCollect(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	if _, err := collect("sweep collect", ops[0], stdout); err != nil {
+	if _, err := collect("sweep collect", ops[0], stdout, stderr); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fail(stderr, fs.cmd, exitUsage, "%v", err)
 		}

@@ -201,6 +201,115 @@ func TestSweepK8s(t *testing.T) {
 	}
 }
 
+// TestSweepRejectsBadSweeps gives sweep run, slurm and k8s sweep files and
+// flags that cannot run: each is a usage error of one line naming what is
+// wrong, found before anything is written or run.
+func TestSweepRejectsBadSweeps(t *testing.T) {
+	noArrayEnv(t)
+	files := t.TempDir()
+	const (
+		net   = "fixed: {arch: \"fc:784-8-10\", init: he-normal, input: ones"
+		train = "kinds: [train]\nfixed: {arch: \"fc:784-8-10\", init: he-normal"
+	)
+	for _, c := range []struct {
+		name, sweep, want string
+	}{
+		{"kind", "kinds: [trian]\n" + net + "}", `kinds: "trian" is not a kind of task: want predict, probe, train`},
+		{"misspelled", train + ", lr: 0.1, momentun: 0.9}", `param "momentun" is read by no kind of task of the sweep (train reads arch, batch, bias, data, epochs, eval_every, eval_samples, init, lr, momentum, optimizer, seed, stop_at_target, target, weight_decay)`},
+		{"unlabelled", "kinds: [predict]\n" + net + "}\naxes: [{name: depth, values: [1, 2]}]", `axes[0]: param "depth" is read by no kind`},
+		{"label-read", "kinds: [probe]\n" + net + "}\naxes: [{name: seed, range: [1, 3]}]\nlabels: [seed]", `labels: "seed" is a param that probe tasks read`},
+		{"value", train + ", lr: 0.1, batch: 0}", `param "batch": 0: want a batch size >= 1`},
+		{"required", train + "}", `param "lr": missing`},
+		{"arch", "kinds: [predict]\nfixed: {arch: \"fc:784-x-10\", init: he-normal}", `param "arch"`},
+		{"fraction", "kinds: [predict]\n" + net + "}\naxes: [{name: r, range: [1, 4.5]}]\nlabels: [r]", `axis "r": range value 4.5: want an integer`},
+		{"float", "kinds: [predict]\n" + net + "}\naxes: [{name: r, range: [1.0, 3]}]\nlabels: [r]", `axis "r": range value 1.0: want an integer`},
+		{"overflow", "kinds: [predict]\n" + net + "}\naxes: [{name: r, range: [-4611686018427387904, 4611686018427387909]}]\nlabels: [r]", `r: range [-4611686018427387904 4611686018427387909]: 9223372036854775813 values, more than the 1048576`},
+	} {
+		path := filepath.Join(files, c.name+".yaml")
+		if err := os.WriteFile(path, []byte("name: "+c.name+"\n"+c.sweep+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "out")
+		for _, args := range [][]string{
+			{"sweep", "run", "--out", out, path},
+			{"sweep", "slurm", "--out", out, path},
+			{"sweep", "k8s", "--image", "img", "--claim", "pvc", path},
+		} {
+			code, stdout, errs := runCLI(args...)
+			if code != exitUsage || stdout != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {
+				t.Errorf("%q: exit %d, stdout %q, stderr %q: want exit 2 and one line saying %q", args, code, stdout, errs, c.want)
+			}
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: %s was written", c.name, out)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sweep", "slurm", "--out", out, "--time", "forever", tinySweep}, `--time "forever": want MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS`},
+		{[]string{"sweep", "slurm", "--out", out, "--time", "25:61:00", tinySweep}, `--time "25:61:00"`},
+		{[]string{"sweep", "slurm", "--out", out, "--mem", "4 GB", tinySweep}, `--mem "4 GB"`},
+		{[]string{"sweep", "slurm", "--out", out, "--partition", "a;b", tinySweep}, `--partition "a;b"`},
+		{[]string{"sweep", "slurm", "--out", out, "--job-name", "x'y", tinySweep}, `--job-name "x'y"`},
+		{[]string{"sweep", "k8s", "--image", "img", "--claim", "My_Claim", tinySweep}, `claim name "My_Claim": want lowercase letters`},
+		{[]string{"sweep", "k8s", "--image", "Bad Image", "--claim", "pvc", tinySweep}, `image "Bad Image"`},
+		{[]string{"sweep", "k8s", "--image", "img", "--claim", "pvc", "--namespace", "Team", tinySweep}, `namespace "Team"`},
+		{[]string{"sweep", "k8s", "--image", "img", "--claim", "pvc", "--cpu", "lots", tinySweep}, `cpu "lots"`},
+	} {
+		code, stdout, errs := runCLI(c.args...)
+		if code != exitUsage || stdout != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q: want exit 2 and one line saying %q", c.args, code, stdout, errs, c.want)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("%s was written", out)
+	}
+}
+
+// TestSweepLeavesForeignShardFilesAlone runs and collects a sweep whose
+// results directory holds a shard file that is not JSON at all: the run of
+// that shard refuses, naming the file and changing nothing; other shards
+// run, and they and collect warn about the file on stderr.
+func TestSweepLeavesForeignShardFilesAlone(t *testing.T) {
+	noArrayEnv(t)
+	dir := t.TempDir()
+	sweep := filepath.Join(dir, "ones.yaml")
+	if err := os.WriteFile(sweep, []byte("name: ones\nkinds: [predict]\nfixed: {arch: \"fc:784-8-10\", init: he-normal, input: ones}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	foreign := filepath.Join(out, "shard-0-of-1.jsonl")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const content = "id,loss\n1,0.5\n"
+	if err := os.WriteFile(foreign, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, errs := runCLI("sweep", "run", "--out", out, sweep)
+	if code != exitFail || stdout != "" || !strings.Contains(errs, foreign+":1: not a record: not JSON") || !strings.Contains(errs, "refusing to append") {
+		t.Errorf("run into a foreign file: exit %d, stdout %q, stderr %q", code, stdout, errs)
+	}
+	if b, _ := os.ReadFile(foreign); string(b) != content {
+		t.Errorf("the foreign file became %q", b)
+	}
+	warning := "warning: " + foreign + ":1: not a record"
+	code, stdout, errs = runCLI("sweep", "run", "--out", out, "--shard", "0/2", sweep)
+	if code != exitOK || !strings.Contains(stdout, "1 done") || !strings.Contains(errs, "sweep run: "+warning) || !strings.Contains(errs, "no records at all") {
+		t.Errorf("run of another shard: exit %d, stdout %q, stderr %q", code, stdout, errs)
+	}
+	code, stdout, errs = runCLI("sweep", "collect", out)
+	if code != exitOK || !strings.Contains(stdout, "1 tasks: 1 done") || !strings.Contains(errs, "sweep collect: "+warning) {
+		t.Errorf("collect: exit %d, stdout %q, stderr %q", code, stdout, errs)
+	}
+	if b, _ := os.ReadFile(foreign); string(b) != content {
+		t.Errorf("the foreign file became %q", b)
+	}
+}
+
 // TestReproduceTiny runs Figure 3's tiny grid, then again (every task
 // skipped), then one shard (no report), and plans all figures.
 func TestReproduceTiny(t *testing.T) {
