@@ -37,8 +37,35 @@ var summaries = map[string]string{
 // is not, the module version from the build info is used.
 var version = ""
 
-// run dispatches args to a subcommand and returns the exit code.
+// run dispatches args to a subcommand and returns the exit code. Every
+// command writes its stdout through one writer that keeps the first write
+// error, so that no output is lost unnoticed: a run that succeeded but
+// could not write all of its output (a full disk, a closed pipe) exits
+// exitFail with one line on stderr. A command that failed has reported its
+// own error already.
 func run(args []string, stdout, stderr io.Writer) int {
+	out := &errWriter{w: stdout}
+	code := dispatch(args, out, stderr)
+	if out.err != nil && code == exitOK {
+		return fail(stderr, commandName(args), exitFail, "writing the output: %v", out.err)
+	}
+	return code
+}
+
+// commandName names the command args run, as its error lines do:
+// "predict", "sweep slurm".
+func commandName(args []string) string {
+	switch {
+	case len(args) == 0 || strings.HasPrefix(args[0], "-"):
+		return "help"
+	case args[0] == "sweep" && len(args) > 1 && sweepCommands[args[1]] != nil:
+		return "sweep " + args[1]
+	}
+	return args[0]
+}
+
+// dispatch runs the subcommand args name and returns its exit code.
+func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage

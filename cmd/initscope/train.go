@@ -66,6 +66,8 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	text := *format == "text"
 	rows := io.Discard // where each evaluation's row goes
 	switch {
@@ -81,6 +83,9 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 	ew.printf("%8s %8s %11s %9s\n", "epoch", "step", "train loss", "test acc")
 	res, err := train.Run(ctx, cfg, trainSet, testSet, func(e train.Eval) {
 		ew.printf("%8.3f %8d %11.4g %9.4f\n", e.Epoch, e.Step, e.TrainLoss, e.TestAccuracy)
+		if text && ew.err != nil {
+			cancel() // the report cannot be written: stop training
+		}
 	})
 	if err != nil && res == nil {
 		return fail(stderr, "train", exitFail, "%v", err)
