@@ -3,6 +3,7 @@ package experiment
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"path"
 	"regexp"
 	"strconv"
@@ -67,6 +68,10 @@ func SlurmScript(opts SlurmOptions) (string, error) {
 	}); err != nil {
 		return "", err
 	}
+	if opts.Shards > maxSlurmArray || opts.MaxParallel > maxSlurmArray {
+		return "", fmt.Errorf("slurm: %d shards, at most %d running: want at most %d, the largest job array Slurm allows (MaxArraySize in slurm.conf, often 1001)",
+			opts.Shards, opts.MaxParallel, maxSlurmArray)
+	}
 	array := fmt.Sprintf("0-%d", opts.Shards-1)
 	if opts.MaxParallel > 0 {
 		array += fmt.Sprintf("%%%d", opts.MaxParallel)
@@ -115,6 +120,10 @@ var (
 	// HH:MM:SS (groups 5-7).
 	slurmTimeRE = regexp.MustCompile(`^(?:([0-9]{1,9})-([0-9]{1,9})(?::([0-9]{1,9})(?::([0-9]{1,9}))?)?|([0-9]{1,9})(?::([0-9]{1,9})(?::([0-9]{1,9}))?)?)$`)
 )
+
+// maxSlurmArray is the largest MaxArraySize Slurm accepts: a job array's
+// indices are below it.
+const maxSlurmArray = 4000001
 
 // maxSlurmMinutes is the longest time limit Slurm keeps (in minutes, a
 // 32-bit number below its INFINITE).
@@ -170,7 +179,8 @@ type K8sOptions struct {
 	SweepFile, OutDir string
 	// Shards is the number of completions: index i runs shard i of Shards.
 	Shards int
-	// Parallelism caps the pods running at once; 0 means Shards.
+	// Parallelism caps the pods running at once, at most 100000; 0 means
+	// Shards, or 100000 if that is less.
 	Parallelism int
 	// ClaimName is the PersistentVolumeClaim that keeps the results, a DNS
 	// subdomain (lowercase letters, digits, '-' and '.').
@@ -205,6 +215,9 @@ var (
 		return regexp.MustCompile(`^(?:` + domain + `/)?` + pathPart + `(?:/` + pathPart + `)*(?::` + tag + `)?(?:@` + digest + `)?$`)
 	}()
 )
+
+// maxK8sParallelism is the largest parallelism of an Indexed Job.
+const maxK8sParallelism = 100000
 
 // validDNS returns a check of a DNS label or subdomain of at most n
 // characters.
@@ -262,10 +275,15 @@ func K8sIndexedJob(opts K8sOptions) (string, error) {
 	if out := path.Clean(opts.OutDir); !path.IsAbs(mount) || mount == "/" || (out != mount && !strings.HasPrefix(out, mount+"/")) {
 		return "", fmt.Errorf("kubernetes: out dir %q is not under the volume's mount path %q: results would vanish with the pod", opts.OutDir, mount)
 	}
-	parallelism := opts.Parallelism
-	if parallelism == 0 || parallelism > opts.Shards {
-		parallelism = opts.Shards
+	if opts.Shards > math.MaxInt32 || opts.Parallelism > maxK8sParallelism {
+		return "", fmt.Errorf("kubernetes: %d shards, parallelism %d: want at most %d completions and a parallelism of at most %d (an Indexed Job's limits)",
+			opts.Shards, opts.Parallelism, math.MaxInt32, maxK8sParallelism)
 	}
+	parallelism := opts.Parallelism
+	if parallelism == 0 {
+		parallelism = min(opts.Shards, maxK8sParallelism)
+	}
+	parallelism = min(parallelism, opts.Shards)
 	// Kubernetes expands $(VAR) in a command: "$$" keeps a "$" of ours.
 	var command []string
 	for _, w := range runCommand(opts.Binary, opts.OutDir) {

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,6 +118,8 @@ func TestEmittedFieldsAreChecked(t *testing.T) {
 		{func(o *SlurmOptions) { o.Partition = "cpu gpu" }, `--partition "cpu gpu"`},
 		{func(o *SlurmOptions) { o.Partition = "cpu,,gpu" }, `--partition`},
 		{func(o *SlurmOptions) { o.CPUsPerTask = -2 }, `cpus per task -2`},
+		{func(o *SlurmOptions) { o.Shards = math.MaxInt }, `shards, at most 0 running: want at most 4000001`},
+		{func(o *SlurmOptions) { o.MaxParallel = 1 << 40 }, `want at most 4000001`},
 		{func(o *SlurmOptions) { o.Time = "30" }, ""},
 		{func(o *SlurmOptions) { o.Time = "90:30" }, ""},
 		{func(o *SlurmOptions) { o.Time = "48:00:00" }, ""},
@@ -155,6 +158,9 @@ func TestEmittedFieldsAreChecked(t *testing.T) {
 		{func(o *K8sOptions) { o.CPU = "0" }, `cpu "0"`},
 		{func(o *K8sOptions) { o.CPU = "-1" }, `cpu`},
 		{func(o *K8sOptions) { o.Memory = "4GB" }, `memory "4GB"`},
+		{func(o *K8sOptions) { o.Shards = 1 << 31 }, `want at most 2147483647 completions`},
+		{func(o *K8sOptions) { o.Parallelism = 100001 }, `parallelism of at most 100000`},
+		{func(o *K8sOptions) { o.Shards = 200000 }, ""},
 		{func(o *K8sOptions) { o.ClaimName = "results.team-a" }, ""},
 		{func(o *K8sOptions) { o.Namespace = "team-a" }, ""},
 		{func(o *K8sOptions) { o.Image = "registry.example:5000/team/initscope:v1.2_rc-1" }, ""},
@@ -170,8 +176,13 @@ func TestEmittedFieldsAreChecked(t *testing.T) {
 			t.Errorf("K8sIndexedJob(%+v): error %v, want %q", o, err, c.want)
 		}
 	}
-	// Kubernetes expands $(VAR) in a command: a "$" of the user's is kept.
 	o := k8s
+	o.Shards = 200000
+	if text, err := K8sIndexedJob(o); err != nil || !strings.Contains(text, "completions: 200000\n") || !strings.Contains(text, "parallelism: 100000\n") {
+		t.Errorf("K8sIndexedJob of 200000 shards: %v\n%.600s", err, text)
+	}
+	// Kubernetes expands $(VAR) in a command: a "$" of the user's is kept.
+	o = k8s
 	o.OutDir, o.Namespace = "/r/$(HOME)/out", "team-a"
 	text, err := K8sIndexedJob(o)
 	if err != nil || !strings.Contains(text, "/r/$$(HOME)/out") || !strings.Contains(text, "$(JOB_COMPLETION_INDEX)/2") || !strings.Contains(text, "namespace: team-a") {
