@@ -159,6 +159,9 @@ func (a *Axis) UnmarshalYAML(n *yaml.Node) error {
 	}
 	ax, err := f.axis(func(b yaml.Node) (int, error) {
 		var v int
+		if b.Kind == yaml.AliasNode && b.Alias != nil {
+			b = *b.Alias
+		}
 		if b.Kind != yaml.ScalarNode {
 			return 0, notInteger("(a list or a map)")
 		}

@@ -216,6 +216,7 @@ func TestRangeBoundsAreIntegers(t *testing.T) {
 		"name: x\nkinds: [t]\naxes: [{name: runs, range: [0x1, 0o3, 1_0]}]",
 		`{"name": "x", "kinds": ["t"], "axes": [{"name": "runs", "range": [1, 3, 10]}]}`,
 		"name: x\nkinds: [t]\naxes: [{name: runs, range: [-2, 2, 3]}]",
+		"name: x\nkinds: [t]\nfixed: {a: &one 1}\naxes: [{name: runs, range: [*one, 3, 10]}]",
 	} {
 		s, err := ParseSweep([]byte(text))
 		if err != nil {
