@@ -27,6 +27,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -35,6 +36,7 @@ import (
 	"time"
 
 	"github.com/initscope/initscope/arch"
+	"github.com/initscope/initscope/limits"
 	"github.com/initscope/initscope/tensor"
 	"github.com/initscope/initscope/weightinit"
 )
@@ -62,15 +64,11 @@ func ParseMethod(s string) (Method, error) {
 	return "", fmt.Errorf("method %q: want auto, exact or network", s)
 }
 
-// Limits on what a run may allocate, so that a typo cannot exhaust memory.
-const (
-	// MaxValues bounds samples x (layers + 1), the float64 table of
-	// per-sample results (1 GiB).
-	MaxValues = 1 << 27
-	// MaxWorkBytes bounds the buffers of all network-sampler workers
-	// together: activations, weights and im2col matrices (4 GiB).
-	MaxWorkBytes = 4 << 30
-)
+// MaxValues bounds samples x (layers + 1), the float64 table of per-sample
+// results (1 GiB), so that a typo cannot ask for a run of days. The
+// buffers of the network sampler's workers are bounded by the memory the
+// process may use (package limits), checked before they are allocated.
+const MaxValues = 1 << 27
 
 // Options describe a probe run.
 type Options struct {
@@ -179,6 +177,9 @@ func collect(ctx context.Context, opt Options) (*Result, []float64, []arch.Layer
 		res.Backend = "none"
 		ex := newExactSampler(layers, opt.Init)
 		newSampler = func() sampler { return &exactWorker{exactSampler: ex} }
+		if err := checkMemory(0, workers, n, width); err != nil {
+			return nil, nil, nil, err
+		}
 	} else {
 		plan, err := newNetPlan(opt.Net, layers, opt.Init, opt.Input)
 		if err != nil {
@@ -188,11 +189,8 @@ func collect(ctx context.Context, opt Options) (*Result, []float64, []arch.Layer
 			return nil, nil, nil, err
 		}
 		res.Backend = tensor.Backend()
-		if b := 4 * plan.workFloats() * workers; b > MaxWorkBytes {
-			if workers > 1 && 4*plan.workFloats() <= MaxWorkBytes {
-				return nil, nil, nil, optErr("workers", "%d workers need %s of buffers, more than the %s allowed: use fewer", workers, bytesString(b), bytesString(MaxWorkBytes))
-			}
-			return nil, nil, nil, optErr("net", "one network needs %s of activation, weight and im2col buffers, more than the %s allowed", bytesString(4*plan.workFloats()), bytesString(MaxWorkBytes))
+		if err := checkMemory(int64(4*plan.workFloats()), workers, n, width); err != nil {
+			return nil, nil, nil, err
 		}
 		newSampler = func() sampler { return newNetWorker(plan) }
 	}
@@ -308,10 +306,38 @@ func meanSquare(x []float64) float64 {
 	return ss / float64(len(x))
 }
 
-// bytesString writes a byte count in GiB or MiB.
-func bytesString(b int) string {
-	if b >= 1<<30 {
-		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+// checkMemory checks what a run allocates against the memory the process
+// may use (limits.Check): perWorker bytes of activation, weight and im2col
+// buffers for each of workers goroutines (none for the exact sampler), and
+// the table of n rows of width values with the columns its summaries copy.
+// Its error names the samples if the table alone would not fit, the
+// workers if one worker would, with the number that would, and the net
+// otherwise.
+func checkMemory(perWorker int64, workers, n, width int) error {
+	table := 8 * int64(n) * int64(width+2)
+	need := func(w int) int64 { return int64(w)*perWorker + table }
+	what := func(w int) string {
+		s := fmt.Sprintf("%s of per-sample results", limits.Bytes(table))
+		switch {
+		case perWorker == 0:
+			return s
+		case w == 1:
+			return fmt.Sprintf("one worker's %s of activation, weight and im2col buffers, %s", limits.Bytes(perWorker), s)
+		}
+		return fmt.Sprintf("%d workers x %s of activation, weight and im2col buffers, %s", w, limits.Bytes(perWorker), s)
 	}
-	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	err := limits.Check(what(workers), need(workers))
+	var le *limits.Error
+	if !errors.As(err, &le) {
+		return err
+	}
+	switch {
+	case table > le.Left:
+		return optErr("samples", "%d: %v: use fewer", n, err)
+	case workers > 1 && need(1) <= le.Left:
+		return optErr("workers", "%d: %v: use at most %d", workers, err, (le.Left-table)/perWorker)
+	case workers > 1:
+		err = limits.Check(what(1), need(1))
+	}
+	return optErr("net", "%v: use a smaller net", err)
 }

@@ -303,11 +303,6 @@ func TestBadOptions(t *testing.T) {
 		{"method", func(o *Options) { o.Init.Bias = o.Init.Weight; o.Method = Exact }},
 		{"method", func(o *Options) { o.Net = mustNet(t, gapNet); o.Input = testInput(192); o.Method = Exact }},
 		{"method", func(o *Options) { o.Net = mustNet(t, "net:10,resdense10,dense2"); o.Method = Exact }},
-		{"net", func(o *Options) {
-			o.Net = mustNet(t, "net:1x4096x4096,conv16k3,conv16k3")
-			o.Input = make([]float64, 4096*4096)
-			o.Input[0] = 1
-		}},
 		{"net", func(o *Options) { o.Net = nil }},
 	} {
 		o := ok
