@@ -21,12 +21,18 @@ type InputError struct {
 
 func (e *InputError) Error() string { return fmt.Sprintf("%q: %s", e.Name, e.Msg) }
 
+// TestImages is the number of images in the test split of each data set:
+// MNIST, Fashion-MNIST and CIFAR-10 all have 10000.
+const TestImages = 10000
+
 // FixedInput returns the fixed input called name, of size values: "ones",
 // "gaussian" (standard normal entries from GaussianSeed) or DATASET:K, test
 // image K of a data set (pixels scaled to [0,1]) read from dir as Image reads
-// it, whose size must match. A name that is malformed, unknown or of the wrong
-// size gives an *InputError; a data set that cannot be read, the error from
-// Image.
+// it, whose size must match. K is written in decimal without sign or leading
+// zeros and is below TestImages. A name that is malformed, unknown, out of
+// range or of the wrong size gives an *InputError, whose message names the
+// valid values; a data set that cannot be read (including files with fewer
+// test images than the canonical ones), the error from Image.
 func FixedInput(name, dir string, size int) ([]float64, error) {
 	x := make([]float64, size)
 	switch name {
@@ -48,8 +54,9 @@ func FixedInput(name, dir string, size int) ([]float64, error) {
 		return nil, &InputError{name, fmt.Sprintf("want ones, gaussian or DATASET:K with DATASET one of %s", strings.Join(Names(), ", "))}
 	}
 	k, err := strconv.Atoi(idx)
-	if err != nil || k < 0 {
-		return nil, &InputError{name, fmt.Sprintf("image index %q: want a whole number >= 0", idx)}
+	if err != nil || k < 0 || k >= TestImages || strconv.Itoa(k) != idx {
+		return nil, &InputError{name, fmt.Sprintf("image index %q: the %s test set has %d images: want %s:K with K one of 0, 1, ..., %d",
+			idx, ds, TestImages, ds, TestImages-1)}
 	}
 	if info.Size() != size {
 		return nil, &InputError{name, fmt.Sprintf("a %s image has %d values but the net's input has %d", ds, info.Size(), size)}

@@ -40,8 +40,18 @@ func TestFixedInput(t *testing.T) {
 	for _, c := range []struct{ name, msg string }{
 		{"mnist", `"mnist": want ones, gaussian or DATASET:K with DATASET one of mnist, fashion-mnist, cifar10`},
 		{"nope:0", `"nope:0": want ones, gaussian or DATASET:K`},
-		{"mnist:-1", `"mnist:-1": image index "-1": want a whole number >= 0`},
-		{"mnist:x", `"mnist:x": image index "x"`},
+		{"mnist:-1", `"mnist:-1": image index "-1": the mnist test set has 10000 images: want mnist:K with K one of 0, 1, ..., 9999`},
+		{"mnist:x", `"mnist:x": image index "x": the mnist test set has 10000 images`},
+		{"mnist:10000", `image index "10000": the mnist test set has 10000 images: want mnist:K with K one of 0, 1, ..., 9999`},
+		{"mnist:99999999", `image index "99999999": the mnist test set has 10000 images`},
+		{"mnist:99999999999999999999999", `image index "99999999999999999999999": the mnist test set has 10000 images`},
+		{"fashion-mnist:12345", `image index "12345": the fashion-mnist test set has 10000 images: want fashion-mnist:K with K one of 0, 1, ..., 9999`},
+		{"cifar10:-3", `image index "-3": the cifar10 test set has 10000 images`},
+		{"mnist:", `image index "": the mnist test set`},
+		{"mnist:+1", `image index "+1": the mnist test set`},
+		{"mnist:01", `image index "01": the mnist test set`},
+		{"mnist:1.5", `image index "1.5": the mnist test set`},
+		{"mnist:1:2", `image index "1:2": the mnist test set`},
 		{"cifar10:0", `"cifar10:0": a cifar10 image has 3072 values but the net's input has 784`},
 	} {
 		_, err := FixedInput(c.name, dir, 784)

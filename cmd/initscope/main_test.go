@@ -239,3 +239,32 @@ func TestPredictMNISTDefault(t *testing.T) {
 		t.Errorf("input %q, M0 %v (want %v), FM1 %s", p.Input, p.M0, m0, p.FM1.Verdict)
 	}
 }
+
+// TestInputOutOfRange checks that every malformed or out-of-range test
+// image index is a usage error (exit 2) that names --input and the valid
+// range, without a file path, for predict and probe alike and whether or
+// not the data files are there.
+func TestInputOutOfRange(t *testing.T) {
+	for _, input := range []string{"mnist:99999999", "mnist:10000", "fashion-mnist:10000", "mnist:-1", "mnist:x", "mnist:",
+		"mnist:1e3", "mnist:+5", "mnist:99999999999999999999999", "cifar10:10000"} {
+		arch := "fc:784-10"
+		if strings.HasPrefix(input, "cifar10") {
+			arch = "fc:3072-10"
+		}
+		for _, cmd := range []string{"predict", "probe"} {
+			code, out, errs := runCLI(cmd, "--arch", arch, "--init", "he-normal", "--input", input)
+			if code != exitUsage || out != "" || strings.Count(errs, "\n") != 1 {
+				t.Errorf("%s --input %s: exit %d, stdout %q, stderr %q; want exit %d and one line", cmd, input, code, out, errs, exitUsage)
+				continue
+			}
+			for _, want := range []string{"--input", "test set has 10000 images", "..., 9999"} {
+				if !strings.Contains(errs, want) {
+					t.Errorf("%s --input %s: stderr %q lacks %q", cmd, input, errs, want)
+				}
+			}
+			if strings.Contains(errs, string(filepath.Separator)) {
+				t.Errorf("%s --input %s: stderr %q names a path", cmd, input, errs)
+			}
+		}
+	}
+}
