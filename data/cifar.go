@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/initscope/initscope/limits"
 )
 
 // CIFAR-10 binary version: each record is 1 label byte followed by the 1024
@@ -13,6 +15,9 @@ import (
 const (
 	cifarPixels = 3 * 32 * 32
 	cifarRecord = 1 + cifarPixels
+	// cifarBatchBytes is the size of a batch file of the canonical data
+	// set, 10000 records, and the most a batch file may hold.
+	cifarBatchBytes = 10000 * cifarRecord
 	// cifarClasses is the number of classes; labels are 0..9.
 	cifarClasses = 10
 	// cifarSubdir is the directory the CIFAR-10 archive unpacks to.
@@ -83,10 +88,13 @@ func loadCIFAR(info Info, dir string, split Split) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", info.Name, split, err)
 	}
+	if err := checkCIFARMemory(paths); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", info.Name, split, err)
+	}
 	var pix []byte
 	var labels []int
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
+		b, err := limits.ReadFile(p, cifarBatchBytes)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", info.Name, split, err)
 		}
@@ -95,6 +103,23 @@ func loadCIFAR(info Info, dir string, split Split) (*Dataset, error) {
 		}
 	}
 	return newDataset(info, filepath.Dir(paths[0]), split, pix, labels), nil
+}
+
+// checkCIFARMemory checks the memory that reading the batch files at
+// paths takes (limits.Check): one file's bytes at a time, and each record's
+// pixels as bytes and as float32 with its label. Files that cannot be
+// sized count as full batches; reading them reports their errors.
+func checkCIFARMemory(paths []string) error {
+	var records int64
+	for _, p := range paths {
+		size := int64(cifarBatchBytes)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			size = min(size, fi.Size())
+		}
+		records += size / cifarRecord
+	}
+	return limits.Check(fmt.Sprintf("%d images of %d pixels as bytes and as float32", records, cifarPixels),
+		cifarBatchBytes+records*(5*cifarPixels+9))
 }
 
 // itemCIFAR reads record index of one split of CIFAR-10 from dir, counting
@@ -126,7 +151,7 @@ func itemCIFAR(info Info, dir string, split Split, index int) ([]byte, int, erro
 // file has fewer records, and the number of records it has. Errors name the
 // file.
 func cifarRecordAt(path string, i int) ([]byte, int, error) {
-	f, err := os.Open(path)
+	f, err := limits.Open(path, cifarBatchBytes)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/initscope/initscope/limits"
 )
 
 // IDX magic numbers: two zero bytes, the element type (0x08, unsigned byte)
@@ -130,6 +132,14 @@ func readIDX(r io.Reader, want uint32) (idxHeader, []byte, error) {
 		return idxHeader{}, nil, err
 	}
 	payload := h.size - h.headerLen()
+	// Each byte is kept, then decoded to a float32 pixel or an int label.
+	perByte := int64(5)
+	if want == idxLabels {
+		perByte = 9
+	}
+	if err := limits.Check("the "+h.shape()+" its header announces, read and decoded", min(payload, math.MaxInt64/perByte)*perByte); err != nil {
+		return idxHeader{}, nil, err
+	}
 	var buf bytes.Buffer
 	buf.Grow(int(min(payload, maxPrealloc)))
 	n, err := io.CopyN(&buf, r, payload)
@@ -167,11 +177,11 @@ func readIDXItem(r io.Reader, want uint32, index int) (idxHeader, []byte, error)
 	return h, item, nil
 }
 
-// withIDX opens the IDX file at path, decompressing it if it is gzipped
-// (detected from its first bytes, not its name), and calls read on its
-// content. Errors name the file.
+// withIDX opens the IDX file at path, which must be a regular file,
+// decompressing it if it is gzipped (detected from its first bytes, not its
+// name), and calls read on its content. Errors name the file.
 func withIDX(path string, read func(io.Reader) error) error {
-	f, err := os.Open(path)
+	f, err := limits.Open(path, math.MaxInt64)
 	if err != nil {
 		return err
 	}

@@ -4,15 +4,40 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 )
 
 // ReadFile reads a whole file of at most max bytes. It refuses, with an
-// error naming path, anything that is not a regular file once symbolic
-// links are followed (a device such as /dev/zero, a FIFO, a directory) and
-// a file of more than max bytes, including one that grows past max while
-// it is read.
+// error naming path, what Open refuses, and a file that grows past max
+// while it is read.
 func ReadFile(path string, max int64) ([]byte, error) {
+	f, err := Open(path, max)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, fi.Size()+1)
+	b, err := readAll(io.LimitReader(f, min(max, math.MaxInt64-1)+1), buf)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: grew past %s while read, more than a file of this kind may hold", path, Bytes(max))
+	}
+	return b, nil
+}
+
+// Open opens a regular file of at most max bytes for reading. It refuses,
+// with an error naming path, anything that is not a regular file once
+// symbolic links are followed (a device such as /dev/zero, a FIFO, a
+// directory), without opening it (opening a FIFO would wait for a writer),
+// and a file of more than max bytes.
+func Open(path string, max int64) (*os.File, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -24,29 +49,21 @@ func ReadFile(path string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	// Check again what was opened: the path may have changed in between.
-	if fi, err = f.Stat(); err != nil {
-		return nil, err
+	if fi, err = f.Stat(); err == nil {
+		err = regular(path, fi, max)
 	}
-	if err := regular(path, fi, max); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 0, fi.Size()+1)
-	b, err := readAll(io.LimitReader(f, max+1), buf)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		f.Close()
+		return nil, err
 	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: grew past %s while read, more than a file of this kind may hold", path, Bytes(max))
-	}
-	return b, nil
+	return f, nil
 }
 
 // regular refuses a file that is not regular or is larger than max.
 func regular(path string, fi fs.FileInfo, max int64) error {
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file (%s): give a file", path, kind(fi.Mode()))
+		return fmt.Errorf("%s: not a regular file (%s): want a regular file", path, kind(fi.Mode()))
 	}
 	if fi.Size() > max {
 		return fmt.Errorf("%s: %s, more than the %s a file of this kind may hold", path, Bytes(fi.Size()), Bytes(max))
