@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/initscope/initscope/limits"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -183,9 +183,14 @@ const MaxTasks = 1 << 20
 
 var sweepNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
-// LoadSweep reads a sweep file; errors name the file.
+// MaxSweepBytes bounds the size of a sweep file (16 MiB): a sweep is a
+// few lines of YAML or JSON, so a larger file is refused unread.
+const MaxSweepBytes = 16 << 20
+
+// LoadSweep reads a sweep file, a regular file of at most MaxSweepBytes;
+// errors name the file.
 func LoadSweep(path string) (*Sweep, error) {
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, MaxSweepBytes)
 	if err != nil {
 		return nil, err
 	}
