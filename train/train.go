@@ -13,6 +13,7 @@ package train
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -41,7 +42,7 @@ type Eval struct {
 const (
 	StopCap      = "cap"      // it trained Config.Epochs epochs
 	StopTarget   = "target"   // it reached TargetAcc with StopAtTarget set
-	StopDiverged = "diverged" // the training loss was NaN or infinite
+	StopDiverged = "diverged" // the training loss diverged (see DivergenceFactor)
 	StopCanceled = "canceled" // its context was canceled
 )
 
@@ -90,9 +91,11 @@ type Result struct {
 	StepsToTarget *int `json:"steps_to_target"`
 	// ReachedTarget says whether EpochsToTarget is set.
 	ReachedTarget bool `json:"reached_target"`
-	// Diverged says the training loss became NaN or infinite, which ended
-	// the run (at step Steps, epoch Epochs).
-	Diverged bool `json:"diverged"`
+	// Diverged says the training loss diverged (see DivergenceFactor),
+	// which ended the run (at step Steps, epoch Epochs); Divergence then
+	// says how, in one line.
+	Diverged   bool   `json:"diverged"`
+	Divergence string `json:"divergence,omitempty"`
 	// Backend names the BLAS backend (tensor.Backend).
 	Backend string `json:"backend"`
 	// Seconds is the wall time of the run: building, initialization,
@@ -115,8 +118,8 @@ type Result struct {
 // Run trains cfg.Net, initialized from cfg.Init with cfg.Seed, on trainSet
 // and evaluates it on testSet as cfg says, calling progress (if not nil)
 // after each evaluation. Evaluation is inference alone, in batches of
-// cfg.Batch. A NaN or infinite training loss ends the run with Diverged set;
-// the evaluations before it stand. Run first checks cfg and the data with
+// cfg.Batch. A diverging training loss (see DivergenceFactor) ends the run
+// with Diverged set; the evaluations before it stand. Run first checks cfg and the data with
 // ValidateData; configuration errors are *ConfigError.
 // If ctx is canceled, Run stops after the current step and returns the
 // result so far (Stop StopCanceled) together with ctx.Err().
@@ -211,6 +214,7 @@ func (t *trainer) loop(ctx context.Context, res *Result, progress func(Eval)) er
 	shuffle := rand.New(rand.NewPCG(t.cfg.Seed, ShuffleStream))
 	var lossSum float64
 	var lossSteps int
+	var first float64 // the first step's loss
 	for epoch := 0; ; epoch++ {
 		shuffle.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for lo := 0; lo < n; lo += t.cfg.Batch {
@@ -223,8 +227,12 @@ func (t *trainer) loop(ctx context.Context, res *Result, progress func(Eval)) er
 			res.Steps++
 			seen := epoch*n + hi
 			res.Epochs = float64(seen) / float64(n)
-			if !finite(loss) {
+			if res.Steps == 1 {
+				first = loss
+			}
+			if why := diverged(loss, first, t.train.Classes); why != "" {
 				res.Diverged, res.Stop = true, StopDiverged
+				res.Divergence = fmt.Sprintf("the training loss at step %d was %s", res.Steps, why)
 				return nil
 			}
 			lossSum += loss
@@ -254,6 +262,29 @@ func (t *trainer) loop(ctx context.Context, res *Result, progress func(Eval)) er
 			}
 		}
 	}
+}
+
+// DivergenceFactor defines divergence: a run diverges at the first step
+// whose mean batch loss is NaN, infinite, or above DivergenceFactor times
+// the larger of ln(classes) (the loss of a uniform guess) and the first
+// step's loss. A model that bad is e^-230 (for 10 classes) less likely to
+// name the right class than a guess, and far worse than where it started:
+// no optimizer recovers from there in practice, while a net that starts
+// with a large loss (exploding activations) is not called diverged for
+// starting there.
+const DivergenceFactor = 100
+
+// diverged says why a step's loss counts as diverged, given the first
+// step's loss and the number of classes, or "" when it does not.
+func diverged(loss, first float64, classes int) string {
+	chance := math.Log(float64(classes))
+	switch limit := DivergenceFactor * math.Max(chance, first); {
+	case !finite(loss):
+		return fmt.Sprint(loss)
+	case loss > limit:
+		return fmt.Sprintf("%.3g, above %.3g = %d x max(ln %d = %.3g, the first step's loss %.3g)", loss, limit, DivergenceFactor, classes, chance, first)
+	}
+	return ""
 }
 
 // step trains on the examples with the given indices and returns the

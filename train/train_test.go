@@ -330,6 +330,50 @@ func TestDiverged(t *testing.T) {
 	}
 }
 
+// TestDivergedFinite checks that a loss blown up far beyond chance, but
+// finite, stops the run as diverged, with SGD and with Adam, while the
+// same net at a sane learning rate does not diverge.
+func TestDivergedFinite(t *testing.T) {
+	tr, te := loadMNIST(t)
+	for _, c := range []struct {
+		optimizer string
+		lr        float64
+		diverges  bool
+	}{
+		{"adam", 10, true}, {"adam", 1, true}, {"sgd", 10, true}, {"sgd", 100, true},
+		{"adam", 1e-3, false}, {"sgd", 0.1, false},
+	} {
+		cfg := Config{
+			Net: mustNet(t, "fc:784-100-10"), Init: mustInit(t, "he-normal"),
+			Optimizer: c.optimizer, LR: c.lr, Batch: 64, Epochs: 0.1, EvalEvery: 10, EvalSamples: 200, Seed: 1,
+		}
+		res := mustRun(t, cfg, head(tr, 6400), te)
+		if res.Diverged != c.diverges || (res.Stop == StopDiverged) != c.diverges || (res.Divergence != "") != c.diverges {
+			t.Errorf("%s lr %g: diverged %v, stop %s, %q; want diverged %v", c.optimizer, c.lr, res.Diverged, res.Stop, res.Divergence, c.diverges)
+			continue
+		}
+		if c.diverges && !strings.Contains(res.Divergence, "100 x max(ln 10") {
+			t.Errorf("%s lr %g: divergence %q does not give the bound", c.optimizer, c.lr, res.Divergence)
+		}
+		for _, e := range res.Evals {
+			if e.TrainLoss > DivergenceFactor*math.Log(10) {
+				t.Errorf("%s lr %g: an evaluation reports a mean training loss of %g without diverging", c.optimizer, c.lr, e.TrainLoss)
+			}
+		}
+	}
+	for _, c := range []struct {
+		loss, first float64
+		want        bool
+	}{
+		{math.NaN(), 2.3, true}, {math.Inf(1), 2.3, true}, {1e21, 2.3, true}, {231, 2.3, true}, {229, 2.3, false},
+		{3, math.NaN(), false}, {1e5, 1e4, false}, {1.1e6, 1e4, true},
+	} {
+		if got := diverged(c.loss, c.first, 10) != ""; got != c.want {
+			t.Errorf("loss %g after a first loss %g: diverged %v, want %v", c.loss, c.first, got, c.want)
+		}
+	}
+}
+
 // TestMLPMNIST trains fc:784-100-10 with Adam for one epoch: PyTorch gets
 // about 94% test accuracy from this recipe.
 func TestMLPMNIST(t *testing.T) {

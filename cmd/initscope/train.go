@@ -179,7 +179,7 @@ func writeTrainSummary(ew *errWriter, res *train.Result) {
 		}
 	}
 	if res.Diverged {
-		ew.printf("diverged: the training loss was NaN or infinite at step %d (epoch %.3f); the run stopped there\n", res.Steps, res.Epochs)
+		ew.printf("diverged at epoch %.3f: %s; the run stopped there\n", res.Epochs, res.Divergence)
 	}
 	if res.FinalTestAccuracy != nil {
 		acc := *res.FinalTestAccuracy

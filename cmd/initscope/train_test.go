@@ -119,17 +119,25 @@ func TestTrainText(t *testing.T) {
 	}
 }
 
+// TestTrainDiverged checks that a NaN loss (SGD at lr 1e20) and a finite
+// loss far beyond chance (Adam at lr 10) are both reported as diverged,
+// with the reason.
 func TestTrainDiverged(t *testing.T) {
-	args := []string{"train", "--arch", "fc:784-100-10", "--init", "he-normal", "--optimizer", "sgd", "--lr", "1e20",
-		"--epochs", "0.05", "--eval-every", "1", "--eval-samples", "100", "--format", "json"}
-	code, out, errs := runCLI(args...)
-	var res struct {
-		Diverged       bool     `json:"diverged"`
-		ReachedTarget  bool     `json:"reached_target"`
-		EpochsToTarget *float64 `json:"epochs_to_target"`
-	}
-	if code != exitOK || json.Unmarshal([]byte(out), &res) != nil || !res.Diverged {
-		t.Errorf("lr 1e20: exit %d, stderr %q, output\n%s", code, errs, out)
+	for _, opt := range [][]string{{"--optimizer", "sgd", "--lr", "1e20"}, {"--optimizer", "adam", "--lr", "10"}} {
+		args := append([]string{"train", "--arch", "fc:784-100-10", "--init", "he-normal",
+			"--epochs", "0.05", "--eval-every", "1", "--eval-samples", "100"}, opt...)
+		code, out, errs := runCLI(append(args, "--format", "json")...)
+		var res struct {
+			Diverged   bool   `json:"diverged"`
+			Divergence string `json:"divergence"`
+		}
+		if code != exitOK || json.Unmarshal([]byte(out), &res) != nil || !res.Diverged || !strings.Contains(res.Divergence, "training loss at step") {
+			t.Errorf("%q: exit %d, stderr %q, output\n%s", opt, code, errs, out)
+		}
+		code, out, _ = runCLI(args...)
+		if code != exitOK || !strings.Contains(out, "diverged at epoch") {
+			t.Errorf("%q, text: exit %d, output\n%s", opt, code, out)
+		}
 	}
 }
 
