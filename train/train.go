@@ -119,8 +119,8 @@ type Result struct {
 // and evaluates it on testSet as cfg says, calling progress (if not nil)
 // after each evaluation. Evaluation is inference alone, in batches of
 // cfg.Batch. A diverging training loss (see DivergenceFactor) ends the run
-// with Diverged set; the evaluations before it stand. Run first checks cfg and the data with
-// ValidateData; configuration errors are *ConfigError.
+// with Diverged set; the evaluations before it stand. Run first checks cfg
+// and the data with ValidateData; configuration errors are *ConfigError.
 // If ctx is canceled, Run stops after the current step and returns the
 // result so far (Stop StopCanceled) together with ctx.Err().
 func Run(ctx context.Context, cfg Config, trainSet, testSet *data.Dataset, progress func(Eval)) (*Result, error) {
@@ -267,11 +267,11 @@ func (t *trainer) loop(ctx context.Context, res *Result, progress func(Eval)) er
 // DivergenceFactor defines divergence: a run diverges at the first step
 // whose mean batch loss is NaN, infinite, or above DivergenceFactor times
 // the larger of ln(classes) (the loss of a uniform guess) and the first
-// step's loss. A model that bad is e^-230 (for 10 classes) less likely to
-// name the right class than a guess, and far worse than where it started:
-// no optimizer recovers from there in practice, while a net that starts
-// with a large loss (exploding activations) is not called diverged for
-// starting there.
+// step's loss. Such a model gives the right class a probability below
+// classes^-100 on average (e^-230 for 10 classes, against 1/10 for a
+// guess) and is far worse than where it started: no optimizer recovers
+// from there in practice, while a net that starts with a large loss
+// (exploding activations) is not called diverged for starting there.
 const DivergenceFactor = 100
 
 // diverged says why a step's loss counts as diverged, given the first
