@@ -29,13 +29,18 @@ var (
 
 // Init selects the BLAS backend as INITSCOPE_BLAS asks, loading OpenBLAS if
 // needed. It returns an error if the variable holds an unknown value or
-// names a backend that cannot be loaded. The choice is made once per
-// process: later calls return the first call's result. Commands should call
-// Init at start-up and report its error; the GEMM functions call it
-// implicitly and panic if it failed.
+// names a backend that cannot be loaded; the pure-Go backend then runs,
+// and [Backend] says that it is a fallback and why. The choice is made once
+// per process: later calls return the first call's result. Commands should
+// call Init at start-up and report its error; library code that skips it
+// gets the same choice, or the same fallback, from the first GEMM, which
+// calls Init itself: no value of the variable makes a GEMM fail.
 func Init() error {
 	initOnce.Do(func() {
 		active, initErr = selectBackend(os.Getenv(EnvBackend))
+		if initErr != nil {
+			active = gonumBackend{fallback: initErr.Error()}
+		}
 	})
 	return initErr
 }
@@ -61,28 +66,28 @@ func selectBackend(choice string) (blasBackend, error) {
 	}
 }
 
-// mustBackend returns the active backend, initializing it on first use.
-func mustBackend() blasBackend {
-	if err := Init(); err != nil {
-		panic("tensor: " + err.Error())
-	}
+// activeBackend returns the active backend, initializing it on first use
+// (the pure-Go fallback if Init failed).
+func activeBackend() blasBackend {
+	Init()
 	return active
 }
 
 // Backend names the BLAS backend that runs, for example
-// "openblas 0.3.21 (SkylakeX)" or "gonum (pure Go)". It calls [Init] and
-// returns "unavailable" if that failed.
-func Backend() string {
-	if Init() != nil {
-		return "unavailable"
+// "openblas 0.3.21 (SkylakeX)" or "gonum (pure Go)", and for the fallback
+// after a failed [Init], why it runs. It calls Init.
+func Backend() string { return activeBackend().name() }
+
+// gonumBackend is gonum's pure-Go BLAS. fallback, when set, is the Init
+// error that it stands in for.
+type gonumBackend struct{ fallback string }
+
+func (g gonumBackend) name() string {
+	if g.fallback != "" {
+		return "gonum (pure Go, the fallback: " + g.fallback + ")"
 	}
-	return active.name()
+	return "gonum (pure Go)"
 }
-
-// gonumBackend is gonum's pure-Go BLAS.
-type gonumBackend struct{}
-
-func (gonumBackend) name() string { return "gonum (pure Go)" }
 
 func (gonumBackend) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	gonum.Implementation{}.Sgemm(gonumTrans(transA), gonumTrans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)

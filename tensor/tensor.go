@@ -45,10 +45,11 @@ type Float interface {
 // columns of C computed concurrently on up to threads goroutines (threads
 // < 1 counts as 1), as [Parallel] does.
 //
-// Gemm panics if a dimension is negative, a leading dimension is too small
-// or a slice is too short: those are programming errors. It also panics if
-// [Init] failed; programs should call Init first and report its error.
-// Gemm is safe for concurrent use.
+// Gemm panics if a dimension is negative or above 2^31-1, a leading
+// dimension is too small or too large, or a slice is too short: those are
+// programming errors, never caused by input data. If [Init] failed, it
+// computes on the pure-Go fallback (see Init); programs should call Init
+// first and report its error. Gemm is safe for concurrent use.
 func Gemm[T Float](threads int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	if m == 0 || n == 0 {
@@ -58,7 +59,7 @@ func Gemm[T Float](threads int, transA, transB bool, m, n, k int, alpha T, a []T
 		scaleMatrix(m, n, beta, c, ldc)
 		return
 	}
-	be := mustBackend()
+	be := activeBackend()
 	// Split the longer side of C into parts of at least minPartMACs
 	// multiply-adds and minPartSide rows or columns.
 	side := max(m, n)
@@ -195,7 +196,7 @@ func checkGemm(transA, transB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int
 // dimension ld fits in a slice of length n.
 func checkOperand(name string, rows, cols, n, ld int) {
 	if ld < max(1, cols) || ld > maxDim {
-		panic(fmt.Sprintf("tensor: gemm: ld%s=%d, want >= max(1, %d) columns", name, ld, cols))
+		panic(fmt.Sprintf("tensor: gemm: ld%s=%d, want from max(1, %d) columns to %d", name, ld, cols, maxDim))
 	}
 	if rows > 0 && cols > 0 && n < (rows-1)*ld+cols {
 		panic(fmt.Sprintf("tensor: gemm: %s has %d elements, a %d×%d matrix with leading dimension %d needs %d", name, n, rows, cols, ld, (rows-1)*ld+cols))

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -244,6 +246,32 @@ func TestSelectBackend(t *testing.T) {
 	}
 	if obErr != nil || !strings.HasPrefix(ob.name(), "openblas") || auto.name() != ob.name() {
 		t.Errorf("with OpenBLAS: openblas -> %v, %v; auto -> %q", ob, obErr, auto.name())
+	}
+}
+
+// TestBadEnvFallsBack checks that a bad INITSCOPE_BLAS makes Init fail
+// and, for code that never calls Init, GEMM run on the pure-Go fallback,
+// named as such, instead of panicking.
+func TestBadEnvFallsBack(t *testing.T) {
+	oldActive, oldErr := active, initErr
+	t.Cleanup(func() {
+		initOnce = sync.Once{}
+		initOnce.Do(func() { active, initErr = oldActive, oldErr })
+	})
+	for _, value := range []string{"mkl", "OpenBLAS", " gonum", "openblas,gonum"} {
+		t.Setenv(EnvBackend, value)
+		initOnce = sync.Once{}
+		a, b, c := []float64{1, 2, 3, 4}, []float64{5, 6, 7, 8}, make([]float64, 4)
+		Dgemm(2, false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2) // no Init first
+		if !slices.Equal(c, []float64{19, 22, 43, 50}) {
+			t.Errorf("%s=%q: product %v, want [19 22 43 50]", EnvBackend, value, c)
+		}
+		if got := Backend(); !strings.HasPrefix(got, "gonum (pure Go, the fallback: ") || !strings.Contains(got, "want auto, openblas or gonum") {
+			t.Errorf("%s=%q: Backend() = %q, want the fallback and why", EnvBackend, value, got)
+		}
+		if err := Init(); err == nil || !strings.Contains(err.Error(), EnvBackend) {
+			t.Errorf("%s=%q: Init() = %v, want an error naming the variable", EnvBackend, value, err)
+		}
 	}
 }
 
