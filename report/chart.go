@@ -48,8 +48,11 @@ func (r Role) String() string {
 
 // Series is one curve of a LineChart. Series with the same Name are one
 // quantity drawn in several roles (measured, theory, bounds): they share a
-// colour, a marker and a legend entry. Points whose X or Y is NaN or
-// infinite, or not positive on a log axis, are left out.
+// colour, a marker and a legend entry. Points whose X or Y cannot be placed
+// on its axis (see Drawable: NaN, infinite, beyond ±MaxAxisValue, or on a
+// log axis below MinLogAxisValue) are left out, so that a value that is
+// unknown or overflows leaves a gap instead of failing the chart; a series
+// left with no point draws nothing and keeps its legend entry.
 type Series struct {
 	Name string
 	Role Role
@@ -61,7 +64,7 @@ type Series struct {
 	// Missing are x positions where the quantity was not reached (e.g. the
 	// accuracy target within the epoch cap): the series' marker is drawn
 	// there in a band labelled "not reached" above the data, and the
-	// series' line is broken there.
+	// series' line is broken there. Each must be Drawable on the x axis.
 	Missing []float64
 }
 
@@ -72,7 +75,8 @@ type LineChart struct {
 	Title, XLabel, YLabel string
 	LogX, LogY            bool
 	// XTicks, when set, are the x values marked and labelled (a grid's
-	// depths, say); otherwise round values are.
+	// depths, say); otherwise round values are. Each must be Drawable on
+	// the x axis.
 	XTicks []float64
 	// LegendTitle heads the legend (what the series are, e.g.
 	// "initialization").
@@ -86,28 +90,74 @@ type LineChart struct {
 	Series []Series
 }
 
-// Validate checks that each series' slices have one value per point.
+// Validate checks that each series' slices have one value per point, that
+// error bars have both ends, and that every x tick and missing position
+// can be placed on the x axis.
 func (c LineChart) Validate() error {
 	for _, s := range c.Series {
-		if len(s.X) != len(s.Y) || (s.YLow != nil && len(s.YLow) != len(s.Y)) || (s.YHigh != nil && len(s.YHigh) != len(s.Y)) {
-			return fmt.Errorf("line chart %q: series %q: X, Y and error bars differ in length", c.Title, s.Name)
+		if len(s.X) != len(s.Y) {
+			return fmt.Errorf("line chart %q: series %q: %d x values for %d y values: want one of each per point", c.Title, s.Name, len(s.X), len(s.Y))
 		}
 		if (s.YLow == nil) != (s.YHigh == nil) {
-			return fmt.Errorf("line chart %q: series %q: YLow and YHigh go together", c.Title, s.Name)
+			return fmt.Errorf("line chart %q: series %q: YLow and YHigh go together: give both ends of the error bars or neither", c.Title, s.Name)
+		}
+		if s.YLow != nil && (len(s.YLow) != len(s.Y) || len(s.YHigh) != len(s.Y)) {
+			return fmt.Errorf("line chart %q: series %q: %d low and %d high error-bar ends for %d points: want one of each per point", c.Title, s.Name, len(s.YLow), len(s.YHigh), len(s.Y))
+		}
+		if err := drawableX(c, "series "+strconv.Quote(s.Name)+": missing position", s.Missing); err != nil {
+			return err
+		}
+	}
+	return drawableX(c, "x tick", c.XTicks)
+}
+
+// drawableX checks that values can be placed on the chart's x axis.
+func drawableX(c LineChart, what string, vs []float64) error {
+	for _, v := range vs {
+		if !Drawable(v, c.LogX) {
+			return fmt.Errorf("line chart %q: %s %g: %s", c.Title, what, v, axisRange(c.LogX))
 		}
 	}
 	return nil
+}
+
+// The range of values an axis can show: a log axis from MinLogAxisValue to
+// MaxAxisValue, a linear one from -MaxAxisValue to MaxAxisValue. The margins
+// to float64's limits leave room for the axis's padding and its ticks.
+const (
+	MaxAxisValue    = 1e300
+	MinLogAxisValue = 1e-300
+)
+
+// Drawable reports whether v can be placed on an axis, log or linear: it
+// is finite, at most MaxAxisValue in magnitude and, on a log axis, at
+// least MinLogAxisValue.
+func Drawable(v float64, log bool) bool {
+	if log {
+		return v >= MinLogAxisValue && v <= MaxAxisValue
+	}
+	return v >= -MaxAxisValue && v <= MaxAxisValue
+}
+
+// axisRange says what an axis can show, for errors.
+func axisRange(log bool) string {
+	if log {
+		return fmt.Sprintf("a log axis shows values from %g to %g", MinLogAxisValue, MaxAxisValue)
+	}
+	return fmt.Sprintf("an axis shows finite values from %g to %g", -MaxAxisValue, MaxAxisValue)
 }
 
 func (LineChart) chart() {}
 
 // HeatMap is a grid of values over two axes, e.g. epochs to a target over
 // depth x width. Each point is drawn as a cell of one colour with its value
-// printed in it; a colour bar gives the scale. NaN cells (not reached, not
-// run) are grey and print NaNLabel.
+// printed in it; a colour bar gives the scale. Cells without a drawable
+// value (NaN for not reached or not run, infinite, or beyond ±MaxAxisValue)
+// are grey and print NaNLabel.
 type HeatMap struct {
 	Title, XLabel, YLabel string
-	// X and Y are the axis values of the columns and rows.
+	// X and Y are the axis values of the columns and rows, at least one
+	// of each, all finite: they label the cells.
 	X, Y []float64
 	// Z[row][col] is the value at (X[col], Y[row]).
 	Z [][]float64
@@ -117,9 +167,22 @@ type HeatMap struct {
 	NaNLabel string
 }
 
-// Validate checks that the grid has a row per y value and a cell per x
-// value in each row.
+// Validate checks that the grid has at least one cell, finite axis values,
+// a row per y value and a cell per x value in each row.
 func (h HeatMap) Validate() error {
+	if len(h.X) == 0 || len(h.Y) == 0 {
+		return fmt.Errorf("heat map %q: %d x values and %d y values: want at least one of each", h.Title, len(h.X), len(h.Y))
+	}
+	for _, axis := range []struct {
+		name string
+		vs   []float64
+	}{{"x", h.X}, {"y", h.Y}} {
+		for _, v := range axis.vs {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("heat map %q: %s value %g: the axis values label the cells and must be finite", h.Title, axis.name, v)
+			}
+		}
+	}
 	if len(h.Z) != len(h.Y) {
 		return fmt.Errorf("heat map %q: %d rows for %d y values", h.Title, len(h.Z), len(h.Y))
 	}

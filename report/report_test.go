@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -24,6 +25,18 @@ func TestValidateAndRender(t *testing.T) {
 		LineChart{Series: []Series{{X: []float64{1}, Y: []float64{1}, YLow: []float64{0}}}},
 		HeatMap{X: []float64{1, 2}, Y: []float64{1}, Z: [][]float64{{1, 2}, {3, 4}}},
 		HeatMap{X: []float64{1, 2}, Y: []float64{1}, Z: [][]float64{{1}}},
+		LineChart{Series: []Series{{X: []float64{1, 2}, Y: []float64{1, 2}, YLow: []float64{0, 1}, YHigh: []float64{2}}}},
+		LineChart{Series: []Series{{X: []float64{1}, Y: []float64{1}, YLow: []float64{}, YHigh: []float64{2}}}},
+		LineChart{Series: []Series{{X: []float64{1}, Y: []float64{1}, YHigh: []float64{2}}}},
+		LineChart{XTicks: []float64{1, math.NaN()}},
+		LineChart{XTicks: []float64{math.Inf(1)}},
+		LineChart{LogX: true, XTicks: []float64{0, 10}},
+		LineChart{Series: []Series{{Missing: []float64{math.NaN()}}}},
+		LineChart{LogX: true, Series: []Series{{Missing: []float64{-1}}}},
+		HeatMap{},
+		HeatMap{X: []float64{1}, Z: [][]float64{}},
+		HeatMap{X: []float64{math.NaN()}, Y: []float64{1}, Z: [][]float64{{1}}},
+		HeatMap{X: []float64{1}, Y: []float64{math.Inf(-1)}, Z: [][]float64{{1}}},
 	} {
 		if _, err := Render(bad, "png"); err == nil || errors.Is(err, ErrNoRenderer) {
 			t.Errorf("%+v: error %v, want a validation error", bad, err)

@@ -30,7 +30,7 @@ func layoutHeatMap(h report.HeatMap, c draw.Canvas) *figure {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, row := range h.Z {
 		for _, z := range row {
-			if finite(z) {
+			if report.Drawable(z, false) {
 				lo, hi = math.Min(lo, z), math.Max(hi, z)
 			}
 		}
@@ -114,7 +114,7 @@ func (g cells) Plot(c draw.Canvas, p *plot.Plot) {
 			if label == "" {
 				label = "\u2013"
 			}
-			if finite(z) {
+			if report.Drawable(z, false) {
 				fill, label = g.scale.at(z), report.FormatNumber(z)
 			}
 			c.SetColor(fill)
@@ -156,7 +156,9 @@ var viridis = []color.RGBA{
 func (s colourScale) at(v float64) color.Color {
 	t := 0.5
 	if s.hi > s.lo {
-		t = math.Min(1, math.Max(0, (v-s.lo)/(s.hi-s.lo)))
+		// Halved, so that the differences of values near ±MaxFloat64 do not
+		// overflow.
+		t = math.Min(1, math.Max(0, (v/2-s.lo/2)/(s.hi/2-s.lo/2)))
 	}
 	f := t * float64(len(viridis)-1)
 	i := min(int(f), len(viridis)-2)

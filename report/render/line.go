@@ -60,8 +60,8 @@ func (g group) marker() draw.GlyphStyle {
 	return draw.GlyphStyle{Color: g.colour, Radius: vg.Points(glyphRadius), Shape: g.glyph}
 }
 
-// usable reports whether a value can be drawn on an axis.
-func usable(v float64, log bool) bool { return finite(v) && (!log || v > 0) }
+// usable reports whether a value can be drawn on an axis (report.Drawable).
+func usable(v float64, log bool) bool { return report.Drawable(v, log) }
 
 // extent is the range of the values an axis must show, in the axis's
 // coordinates (log10 on a log axis).
@@ -88,24 +88,41 @@ func (e *extent) add(v float64) {
 func (e extent) empty() bool { return e.lo > e.hi }
 
 // padded returns the extent widened by rangePad of its span at each end;
-// a single value gets a span of its own (a decade on a log axis, half the
-// value either side on a linear one).
+// a single value, or values too close for float64 to mark apart, gets a
+// span of its own (a decade on a log axis, half the value either side on a
+// linear one). A log axis's extent stays within what float64 can
+// represent.
 func (e extent) padded() extent {
+	narrow := e.hi-e.lo <= minSpan*math.Max(math.Abs(e.lo), math.Abs(e.hi))
 	switch {
 	case e.empty():
 		e.lo, e.hi = 0, 1
-	case e.lo == e.hi && e.log:
-		e.lo, e.hi = e.lo-0.5, e.hi+0.5
+	case narrow && e.log:
+		mid := e.lo/2 + e.hi/2
+		e.lo, e.hi = mid-0.5, mid+0.5
 	case e.lo == 0 && e.hi == 0:
 		e.lo, e.hi = -1, 1
-	case e.lo == e.hi:
-		d := math.Abs(e.lo) / 2 // the range keeps the value's sign
-		e.lo, e.hi = e.lo-d, e.hi+d
+	case narrow:
+		mid := e.lo/2 + e.hi/2
+		d := math.Abs(mid) / 2 // the range keeps the value's sign
+		e.lo, e.hi = mid-d, mid+d
 	}
 	pad := rangePad * (e.hi - e.lo)
 	e.lo, e.hi = e.lo-pad, e.hi+pad
+	if e.log {
+		e.lo, e.hi = math.Max(e.lo, -maxLogCoord), math.Min(e.hi, maxLogCoord)
+	}
 	return e
 }
+
+// minSpan is the smallest span of an axis relative to its values' size:
+// closer values are drawn as one, since float64 cannot mark round steps
+// between them.
+const minSpan = 1e-9
+
+// maxLogCoord bounds a log axis's ends to 10^±maxLogCoord, inside float64's
+// range.
+const maxLogCoord = 307
 
 // value maps a coordinate of the extent back to a data value.
 func (e extent) value(v float64) float64 {

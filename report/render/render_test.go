@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
@@ -89,6 +90,40 @@ func TestRenderFormats(t *testing.T) {
 	} {
 		if _, err := Render(empty, "png"); err != nil {
 			t.Errorf("%+v: %v", empty.Series, err)
+		}
+	}
+}
+
+// TestExtremeValues renders charts whose values sit at float64's limits:
+// each must draw (values that cannot be placed left out) or be refused by
+// Validate, never panic or hang.
+func TestExtremeValues(t *testing.T) {
+	tiny, huge := math.SmallestNonzeroFloat64, math.MaxFloat64
+	for name, c := range map[string]report.Chart{
+		"log y down to a subnormal":    report.LineChart{LogY: true, Series: []report.Series{{X: []float64{1, 2}, Y: []float64{tiny, 1}}}},
+		"log y at 1e-300 and 1e300":    report.LineChart{LogY: true, Series: []report.Series{{X: []float64{1, 2}, Y: []float64{1e-300, 1e300}}}},
+		"log x tiny":                   report.LineChart{LogX: true, Series: []report.Series{{X: []float64{tiny, 1e-300}, Y: []float64{1, 2}}}},
+		"linear y near the limits":     report.LineChart{Series: []report.Series{{X: []float64{1, 2}, Y: []float64{-huge, huge}}}},
+		"linear y at ±1e300":           report.LineChart{Series: []report.Series{{X: []float64{1, 2, 3}, Y: []float64{-1e300, 0, 1e300}, YLow: []float64{-huge, 0, 0}, YHigh: []float64{0, 0, huge}}}},
+		"close beyond float64's marks": report.LineChart{Series: []report.Series{{X: []float64{1e17, 1e17 + 16}, Y: []float64{1, 1 + 1e-15}}}},
+		"subnormal span":               report.LineChart{Series: []report.Series{{X: []float64{0, tiny}, Y: []float64{tiny, 2 * tiny}}}},
+		"heat map at the limits":       report.HeatMap{X: []float64{1, 2}, Y: []float64{1}, Z: [][]float64{{-huge, huge}}},
+		"heat map ±1e300":              report.HeatMap{X: []float64{1, 2}, Y: []float64{1}, Z: [][]float64{{-1e300, 1e300}}},
+		"heat map close values":        report.HeatMap{X: []float64{1, 2}, Y: []float64{1}, Z: [][]float64{{1e17, 1e17 + 16}}},
+		"heat map huge axis labels":    report.HeatMap{X: []float64{-huge, huge}, Y: []float64{tiny}, Z: [][]float64{{1, 2}}},
+	} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Render(c, "svg")
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: still drawing after a minute", name)
 		}
 	}
 }

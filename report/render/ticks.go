@@ -21,19 +21,34 @@ var (
 
 // linearTicks marks a linear axis at a round step (1, 2, 2.5 or 5 times a
 // power of ten) giving about six marks, labelled with the decimals the step
-// needs and no more: 0, 5, 10; 0.5, 1.0, 1.5; never 25.00.
+// needs and no more: 0, 5, 10; 0.5, 1.0, 1.5; never 25.00. Steps below
+// 10^-maxDecimals or from 10^maxDecimals on are labelled as
+// report.FormatNumber writes them. A range too narrow for float64 to hold
+// round steps within it is marked at its ends.
 type linearTicks struct{}
+
+// maxDecimals bounds the decimals of a linear axis's labels.
+const maxDecimals = 6
 
 // Ticks returns the marks between min and max.
 func (linearTicks) Ticks(min, max float64) []plot.Tick {
 	if !(max > min) || !finite(min) || !finite(max) {
 		return nil
 	}
-	step, decimals := niceStep((max - min) / 6)
+	// The sixth of the span, computed without overflowing.
+	raw := max/6 - min/6
+	if !(raw > minSpan*math.Max(math.Abs(min), math.Abs(max))) || raw < math.SmallestNonzeroFloat64*1e20 {
+		return []plot.Tick{{Value: min, Label: report.FormatNumber(min)}, {Value: max, Label: report.FormatNumber(max)}}
+	}
+	step, decimals := niceStep(raw)
+	label := func(v float64) string { return report.FormatFixed(v, decimals) }
+	if decimals > maxDecimals || step >= math.Pow10(maxDecimals) {
+		label = report.FormatNumber
+	}
 	var ticks []plot.Tick
 	for k := math.Ceil(min/step - 1e-9); k*step <= max+1e-9*step; k++ {
 		v := k * step
-		ticks = append(ticks, plot.Tick{Value: v, Label: report.FormatFixed(v, decimals)})
+		ticks = append(ticks, plot.Tick{Value: v, Label: label(v)})
 	}
 	return ticks
 }
