@@ -356,31 +356,56 @@ func coverage(l arch.Layer) (f float64, exact bool) {
 	return fh * fw, eh && ew
 }
 
-// axisCoverage is coverage along one axis of nIn inputs and nOut outputs.
+// axisCoverage is coverage along one axis of nIn inputs and nOut outputs,
+// in O(k) time and memory whatever the axis's length. Window i covers the
+// inputs [i s - p, i s - p + k - 1] clipped to [0, nIn); only the m windows
+// nearest each border can be clipped, the others cover k inputs each. The
+// number of windows covering input r, count(r), changes only where a window
+// starts or ends, and away from the borders it repeats with period s, so
+// count is constant on [0, nIn) iff it is constant at r = 0 and where the
+// windows nearest the borders start and end.
 func axisCoverage(nIn, nOut, k, s, p int) (float64, bool) {
-	// diff[r] accumulates +1 where a window starts covering and -1 after it
-	// ends, clipped to the input.
-	diff := make([]int, nIn+1)
-	total := 0
-	for i := 0; i < nOut; i++ {
+	m := (k+p+s-1)/s + 2
+	border := func(yield func(int) bool) {
+		for i := 0; i < nOut; i++ {
+			if i == m && nOut-m > m {
+				i = nOut - m
+			}
+			if !yield(i) {
+				return
+			}
+		}
+	}
+	count := func(r int) int {
+		lo := max(0, ceilDiv(r+p-k+1, s))
+		hi := min(nOut-1, floorDiv(r+p, s))
+		return max(0, hi-lo+1)
+	}
+	total, windows, first, equal := 0, 0, count(0), true
+	for i := range border {
 		a, b := i*s-p, i*s-p+k-1
-		a, b = max(a, 0), min(b, nIn-1)
-		if a <= b {
-			diff[a]++
-			diff[b+1]--
-			total += b - a + 1
+		total += max(0, min(b, nIn-1)-max(a, 0)+1)
+		windows++
+		for _, r := range []int{a, b + 1} {
+			if r >= 0 && r < nIn {
+				equal = equal && count(r) == first
+			}
 		}
 	}
-	cov, first, equal := 0, -1, true
-	for r := 0; r < nIn; r++ {
-		cov += diff[r]
-		if first < 0 {
-			first = cov
-		}
-		equal = equal && cov == first
-	}
+	total += k * (nOut - windows)
 	return float64(total) / float64(k*nOut), equal
 }
+
+// floorDiv and ceilDiv divide rounding down and up, for b > 0.
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+func ceilDiv(a, b int) int { return -floorDiv(-a, b) }
 
 // weighted handles a dense or conv layer.
 func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
