@@ -53,14 +53,15 @@ func FuzzParseSweep(f *testing.F) {
 
 // FuzzRange feeds range bounds anywhere in int's span, the limits first,
 // to rangeValues and, written as a sweep file, to ParseSweep: neither may
-// panic or allocate more than MaxTasks values, and an accepted range holds
-// exactly the integers start, start+step, ... below stop, as exact
-// arithmetic (math/big) counts them.
+// panic or allocate more than MaxTasks values, and a range is accepted
+// exactly when it holds 1 to MaxTasks integers start, start+step, ... below
+// stop, all within ±2^53, as exact arithmetic (math/big) finds them.
 func FuzzRange(f *testing.F) {
 	f.Add(int64(-4611686018427387904), int64(4611686018427387909), int64(1))
 	f.Add(int64(math.MinInt64), int64(math.MaxInt64), int64(math.MaxInt64))
 	f.Add(int64(math.MaxInt64-3), int64(math.MaxInt64), int64(2))
 	f.Add(int64(math.MinInt64), int64(math.MinInt64+5), int64(2))
+	f.Add(int64(-maxExactInt), int64(maxExactInt+1), int64(maxExactInt))
 	f.Add(int64(0), int64(MaxTasks), int64(MaxTasks/8))
 	f.Add(int64(-1<<53), int64(-1<<53+3), int64(1))
 	f.Fuzz(func(t *testing.T, start, stop, step int64) {
@@ -68,14 +69,17 @@ func FuzzRange(f *testing.F) {
 			t.Skip("bounds beyond this platform's int")
 		}
 		vs, err := rangeValues([]int{int(start), int(stop), int(step)})
-		var want big.Int // ceil((stop - start) / step) when start < stop and step >= 1
+		var want, last big.Int // ceil((stop - start) / step) when start < stop and step >= 1; the last value
 		if start < stop && step >= 1 {
 			want.Sub(big.NewInt(stop), big.NewInt(start))
 			want.Add(&want, big.NewInt(step-1))
 			want.Quo(&want, big.NewInt(step))
+			last.Sub(&want, big.NewInt(1))
+			last.Mul(&last, big.NewInt(step))
+			last.Add(&last, big.NewInt(start))
 		}
 		switch {
-		case want.Sign() == 0 || want.Cmp(big.NewInt(MaxTasks)) > 0:
+		case want.Sign() == 0 || want.Cmp(big.NewInt(MaxTasks)) > 0 || start < -maxExactInt || last.Cmp(big.NewInt(maxExactInt)) > 0:
 			if err == nil {
 				t.Fatalf("range [%d, %d, %d]: %d values, want an error (%v values)", start, stop, step, len(vs), &want)
 			}

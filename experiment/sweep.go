@@ -343,7 +343,7 @@ func (a Axis) points(claim func(string) error) ([]point, error) {
 		if a.Name != "" {
 			return nil, errors.New("a zip axis names its params inside zip, not with name")
 		}
-		return zipPoints(a.Zip, claim)
+		return zipPoints(a.Zip, claim, false)
 	}
 	if err := claim(a.Name); err != nil {
 		return nil, err
@@ -355,11 +355,13 @@ func (a Axis) points(claim func(string) error) ([]point, error) {
 			return nil, fmt.Errorf("%s: %v", a.Name, err)
 		}
 	}
-	return zipPoints(map[string][]any{a.Name: values}, func(string) error { return nil })
+	// A range's values are distinct: they need no check.
+	return zipPoints(map[string][]any{a.Name: values}, func(string) error { return nil }, a.Range != nil)
 }
 
-// zipPoints returns point i of each list, all lists being one length.
-func zipPoints(lists map[string][]any, claim func(string) error) ([]point, error) {
+// zipPoints returns point i of each list, all lists being one length. Unless
+// distinct says they are, it checks that the points are.
+func zipPoints(lists map[string][]any, claim func(string) error, distinct bool) ([]point, error) {
 	names := sortedKeys(lists)
 	if len(names) == 0 {
 		return nil, errors.New("zip: name at least one param")
@@ -387,6 +389,9 @@ func zipPoints(lists map[string][]any, claim func(string) error) ([]point, error
 				return nil, fmt.Errorf("%s[%d]: %v", name, i, err)
 			}
 			pts[i][name] = v
+		}
+		if distinct {
+			continue
 		}
 		key, _ := json.Marshal(pts[i]) // cannot fail: values are normalized
 		if j, dup := seen[string(key)]; dup {
@@ -420,11 +425,14 @@ func rangeValues(r []int) ([]any, error) {
 	if n > MaxTasks {
 		return nil, fmt.Errorf("range %v: %d values, more than the %d a grid may have", r, n, MaxTasks)
 	}
+	// The last value, start + (n-1)*step < stop, fits; so does the sum
+	// modulo 2^64 (what uint64 arithmetic gives), which equals it.
+	if last := int(uint64(start) + (n-1)*ustep); start < -maxExactInt || last > maxExactInt {
+		return nil, fmt.Errorf("range %v: values from %d to %d: want values within ±2^53, which a param keeps exactly", r, start, last)
+	}
 	vs := make([]any, n)
 	for k := range vs {
-		// start + k*step < stop: the true value fits, so the sum modulo
-		// 2^64 (what uint64 arithmetic gives) is that value.
-		vs[k] = int(uint64(start) + uint64(k)*ustep)
+		vs[k] = start + k*step // within ±2^53, as start and last are
 	}
 	return vs, nil
 }

@@ -132,25 +132,32 @@ func TestSweepErrors(t *testing.T) {
 }
 
 // TestRangesNearTheIntegerLimits expands ranges whose bounds, span or step
-// are near the limits of int: each gives its values or an error, at once
-// and without allocating more than MaxTasks values.
+// are near the limits of int or of the integers a param keeps exactly
+// (±2^53): each gives its values or an error, at once and without
+// allocating more than MaxTasks values.
 func TestRangesNearTheIntegerLimits(t *testing.T) {
-	const maxInt, minInt = math.MaxInt, math.MinInt
+	const maxInt, minInt, exact = math.MaxInt, math.MinInt, 1 << 53
 	for _, c := range []struct {
 		r    []int
 		want []int // nil: an error
 	}{
 		{[]int{-4611686018427387904, 4611686018427387909}, nil}, // span 2^63+5 overflows int
 		{[]int{minInt, maxInt}, nil},
-		{[]int{minInt, maxInt, maxInt}, []int{minInt, -1, maxInt - 1}},
-		{[]int{minInt, maxInt, 1 << 62}, []int{minInt, minInt + 1<<62, 0, 1 << 62}},
-		{[]int{maxInt - 3, maxInt, 2}, []int{maxInt - 3, maxInt - 1}}, // i += step would wrap
-		{[]int{minInt, minInt + 2}, []int{minInt, minInt + 1}},
+		{[]int{minInt, maxInt, maxInt}, nil}, // 3 values, beyond 2^53
+		{[]int{maxInt - 3, maxInt, 2}, nil},  // i += step would wrap
+		{[]int{minInt, minInt + 2}, nil},
+		{[]int{-exact - 1, 0, exact}, nil},
+		{[]int{exact - 1, maxInt, exact}, nil}, // the second value, 2^54-1, is too large
+		{[]int{-exact, exact + 1, exact}, []int{-exact, 0, exact}},
+		{[]int{-exact, maxInt, 1 << 52}, nil},
+		{[]int{exact - 3, exact + 1, 2}, []int{exact - 3, exact - 1}},
+		{[]int{-exact, -exact + 2}, []int{-exact, -exact + 1}},
 		{[]int{0, MaxTasks + 1}, nil},
 		{[]int{0, 2*MaxTasks + 1, 2}, nil},
 		{[]int{1, 2 * MaxTasks, 2}, make([]int, MaxTasks)}, // exactly MaxTasks: checked by length
 		{[]int{0, maxInt, maxInt}, []int{0}},
 		{[]int{-1, 0, maxInt}, []int{-1}},
+		{[]int{-exact, exact, maxInt}, []int{-exact}},
 	} {
 		got, err := rangeValues(c.r)
 		switch {
