@@ -10,6 +10,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/initscope/initscope/limits"
 )
 
 // Status is the outcome of a task.
@@ -121,7 +123,7 @@ func OpenStore(dir string, shard Shard) (*Store, error) {
 // a record, or a tail that is not the start of one, is an error naming the
 // file and the line: the file is then not (only) ours, and is left alone.
 func repair(f *os.File, path string) (int64, error) {
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFile(path, MaxResultsBytes)
 	if err != nil {
 		return 0, err
 	}
@@ -313,9 +315,13 @@ func (c contents) warnings(path string) []string {
 	return w
 }
 
+// MaxResultsBytes bounds the size of a results file (4 GiB), which readers
+// read whole: a sweep that needs more runs in more shards.
+const MaxResultsBytes = 4 << 30
+
 // ReadDir returns the records of every *.jsonl file in dir, file by file in
-// name order, each file's in the order written. It leaves out what is not a
-// record (torn last lines, lines or files of something else) and returns a
+// name order, each file's in the order written; each must be a regular file
+// of at most MaxResultsBytes. It leaves out what is not a record (torn last lines, lines or files of something else) and returns a
 // warning about each, naming the file and the line.
 func ReadDir(dir string) (recs []Record, warnings []string, err error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
@@ -327,7 +333,7 @@ func ReadDir(dir string) (recs []Record, warnings []string, err error) {
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
+		b, err := limits.ReadFile(p, MaxResultsBytes)
 		if err != nil {
 			return nil, nil, err
 		}

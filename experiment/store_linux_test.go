@@ -4,6 +4,8 @@ package experiment
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -49,5 +51,29 @@ func TestAppendCutsAFailedWrite(t *testing.T) {
 	recs, warnings, err := ReadDir(dir)
 	if err != nil || len(recs) != 2 || recs[1].ID != grid[2].ID || warnings != nil {
 		t.Errorf("after a failed Append and a good one: %d records, warnings %q, %v", len(recs), warnings, err)
+	}
+}
+
+// TestStoreRefusesFilesThatAreNotRegular puts a device and a FIFO where
+// shard files belong: OpenStore and ReadDir refuse them by name, unread.
+func TestStoreRefusesFilesThatAreNotRegular(t *testing.T) {
+	for _, create := range []func(path string) error{
+		func(path string) error { return os.Symlink("/dev/zero", path) },
+		func(path string) error { return syscall.Mkfifo(path, 0o644) },
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "shard-0-of-1.jsonl")
+		if err := create(path); err != nil {
+			t.Skip(err)
+		}
+		if _, _, err := ReadDir(dir); err == nil || !strings.Contains(err.Error(), path+": not a regular file") {
+			t.Errorf("ReadDir: error %v, want one naming %s", err, path)
+		}
+		if s, err := OpenStore(dir, Shard{}); err == nil || !strings.Contains(err.Error(), path+": not a regular file") {
+			t.Errorf("OpenStore: error %v, want one naming %s", err, path)
+			if err == nil {
+				s.Close()
+			}
+		}
 	}
 }
