@@ -83,8 +83,9 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 // Validate checks the configuration and that the net fits images and
 // classes as info describes them: a net whose input is an image must take
 // exactly C×H×W images; a net with a flat input takes the images flattened
-// (784 values for MNIST); the net's output must have one logit per class.
-// Its errors are *ConfigError.
+// (784 values for MNIST); the net's output must have one logit per class;
+// and a run with batches of one fits in the memory the process may use
+// (see ValidateData). Its errors are *ConfigError.
 func (c *Config) Validate(info data.Info) error {
 	switch {
 	case c.Net == nil || len(c.Net.Nodes) < 2:
@@ -125,7 +126,7 @@ func (c *Config) Validate(info data.Info) error {
 	if out.Size() != info.Classes {
 		return configErr("Net", "the net's output %s does not fit the %d classes of %s: its last layer needs %d units", out, info.Classes, info.Name, info.Classes)
 	}
-	return nil
+	return c.checkMemory(1, info.Size(), 0)
 }
 
 // ValidateData checks the data sets and the configuration against them:
@@ -152,7 +153,7 @@ func (c *Config) ValidateData(trainSet, testSet *data.Dataset) error {
 	if c.EvalSamples > testSet.Len() {
 		return configErr("EvalSamples", "%d: the %s test set has %d images", c.EvalSamples, info.Name, testSet.Len())
 	}
-	return c.checkMemory(trainSet, testSet)
+	return c.checkMemory(c.batchFor(trainSet, testSet), info.Size(), trainSet.Len())
 }
 
 // checkData checks that a data set is whole and fits info: images of the

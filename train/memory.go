@@ -10,11 +10,16 @@ import (
 	"github.com/initscope/initscope/nn"
 )
 
-// batchFor returns the most samples one Forward of a run holds: a batch
-// never holds more images than the training set (a larger Batch trains on
-// the whole set at each step), nor an evaluation more than it evaluates.
-func (c *Config) batchFor(trainLen, evalSamples int) int {
-	return min(c.Batch, max(trainLen, evalSamples))
+// batchFor returns the most samples one Forward of a run on these data
+// sets holds: a batch never holds more images than the training set (a
+// larger Batch trains on the whole set at each step), nor an evaluation
+// more than it evaluates.
+func (c *Config) batchFor(trainSet, testSet *data.Dataset) int {
+	evalSamples := c.EvalSamples
+	if evalSamples == 0 {
+		evalSamples = testSet.Len()
+	}
+	return min(c.Batch, max(trainSet.Len(), evalSamples))
 }
 
 // footprint is an estimate of the memory a run allocates beyond the data
@@ -46,18 +51,15 @@ func (c *Config) footprint(batch, size, trainLen int) footprint {
 	}
 }
 
-// checkMemory refuses a run whose footprint is more than the process may
-// use (limits.Check): an error about Batch when a batch of one would fit,
-// with the largest batch that would, and about Net when it would not.
-func (c *Config) checkMemory(trainSet, testSet *data.Dataset) error {
-	n, evalSamples := trainSet.Len(), c.EvalSamples
-	if evalSamples == 0 {
-		evalSamples = testSet.Len()
-	}
-	batch := c.batchFor(n, evalSamples)
-	f := c.footprint(batch, trainSet.Size(), n)
+// checkMemory refuses a run of batches of batch samples of size values on
+// a training set of trainLen images whose footprint is more than the
+// process may use (limits.Check): an error about Batch when a batch of one
+// would fit, with the largest batch that would, and about Net when it
+// would not.
+func (c *Config) checkMemory(batch, size, trainLen int) error {
+	f := c.footprint(batch, size, trainLen)
 	what := fmt.Sprintf("a batch of %d", batch)
-	if batch < c.Batch {
+	if trainLen > 0 && batch < c.Batch {
 		what += ", the whole training set"
 	}
 	what += fmt.Sprintf(": %s of activations and gradients, %s of inputs; %s parameters with their gradients and %s's state: %s",
@@ -67,7 +69,7 @@ func (c *Config) checkMemory(trainSet, testSet *data.Dataset) error {
 	if !errors.As(err, &le) {
 		return err
 	}
-	one := c.footprint(1, trainSet.Size(), n).total()
+	one := c.footprint(1, size, trainLen).total()
 	if batch == 1 || float64(le.Left) < one {
 		return configErr("Net", "%v: use a smaller net", err)
 	}

@@ -139,7 +139,6 @@ func TestProbeBadInput(t *testing.T) {
 		{"--m0", []string{"--arch", "fc:10-5-2", "--init", "he-normal", "--m0", "1"}},
 		{"--arch", []string{"--init", "he-normal", "--input", "ones"}},
 		{"--arch", []string{"--arch", "net:1x8192x8192,conv16k3", "--init", "he-normal", "--input", "ones"}},
-		{"--workers", []string{"--arch", "net:1x4096x4096,conv16k3", "--init", "he-normal", "--input", "ones"}},
 		{"--init", []string{"--arch", "fc:10-5-2", "--init", "kaiming", "--input", "ones"}},
 		{"--format", append(fc, "--format", "xml")},
 	} {
