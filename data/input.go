@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/initscope/initscope/limits"
 )
 
 // GaussianSeed seeds the fixed "gaussian" input of FixedInput, so that every
@@ -32,8 +34,12 @@ const TestImages = 10000
 // zeros and is below TestImages. A name that is malformed, unknown, out of
 // range or of the wrong size gives an *InputError, whose message names the
 // valid values; a data set that cannot be read (including files with fewer
-// test images than the canonical ones), the error from Image.
+// test images than the canonical ones), the error from Image; an input
+// larger than the memory the process may use, a *limits.Error.
 func FixedInput(name, dir string, size int) ([]float64, error) {
+	if err := limits.Check(fmt.Sprintf("an input of %d values in float64", size), 8*int64(size)); err != nil {
+		return nil, err
+	}
 	x := make([]float64, size)
 	switch name {
 	case "ones":
