@@ -43,13 +43,14 @@ func measure(v []float32, l float64) (scale, logMeanSquare float64) {
 	return l, logMS
 }
 
-// addBias sets the true x, e^lx x, to e^lx x + b, where b holds one value
-// per channel of positions values each. It stores the result scaled by
-// e^-t, t = max(lx, logBias), so that neither term overflows, and returns t.
+// addBias sets the true x, e^lx x, to e^lx x + e^logBias b, where b holds
+// one unit-scale value per channel of positions values each. It stores the
+// result scaled by e^-t, t = max(lx, logBias), so that neither term
+// overflows, and returns t.
 func addBias(x []float32, lx float64, b []float32, logBias float64, positions int) float64 {
 	t := max(lx, logBias)
 	a := float32(math.Exp(lx - t))
-	c := math.Exp(-t)
+	c := math.Exp(logBias - t)
 	for i, bv := range b {
 		bb := float32(float64(bv) * c)
 		seg := x[i*positions : (i+1)*positions]

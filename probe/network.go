@@ -22,7 +22,11 @@ import (
 // explode or vanish over many layers never overflow float32 and log(M_j) is
 // exact to float32 rounding. This is legitimate because every node is
 // positively homogeneous in x once the bias is scaled along (see addBias)
-// and linear in u.
+// and linear in u. For the same reason weights and biases are drawn at unit
+// scale (their law at nominal variance 1) and their standard deviation is
+// carried as a logarithm too, so that a law whose standard deviation lies
+// outside float32's range (normal:1e-90, normal:1e90) is sampled as
+// exactly as any other.
 //
 // Node outputs live in slots, pair buffers reused once their last reader
 // has run. A scale or flatten node writes nothing: its output is its
@@ -55,13 +59,15 @@ type step struct {
 	// and so needs it within the stored range.
 	measure bool
 	layer   int
-	// The laws of a dense or conv node, and the weight rows a dense node
-	// draws at once.
-	weights weightinit.Sampler
-	bias    weightinit.Sampler
-	hasBias bool
-	logBias float64 // log of the bias's standard deviation
-	rows    int
+	// The laws of a dense or conv node at unit scale, the logs of the
+	// factors that give their true values (the laws' nominal standard
+	// deviations), and the weight rows a dense node draws at once.
+	weights   weightinit.Sampler
+	bias      weightinit.Sampler
+	hasBias   bool
+	logWeight float64
+	logBias   float64
+	rows      int
 }
 
 // netPlan is a graph with its laws resolved, its slots assigned, and the
@@ -143,14 +149,14 @@ func checkNode(g *arch.Graph, st *step) error {
 	return nil
 }
 
-// resolve builds a weighted node's samplers and records the buffers it needs.
+// resolve builds a weighted node's unit-scale samplers and records the
+// buffers it needs.
 func (p *netPlan) resolve(st *step, init weightinit.Init) {
 	fi, fo := st.FanIn(), st.FanOut()
-	st.weights = init.Weight.Sampler(fi, fo)
+	st.weights, st.logWeight = init.Weight.Family.NewSampler(1), logSD(init.Weight.Rule, fi, fo)
 	if !init.Bias.IsZero() {
-		st.bias = init.Bias.Sampler(fi, fo)
+		st.bias, st.logBias = init.Bias.Family.NewSampler(1), logSD(init.Bias.Rule, fi, fo)
 		st.hasBias = true
-		st.logBias = 0.5 * math.Log(init.Bias.Variance(fi, fo))
 	}
 	if st.Op == arch.OpDense {
 		st.rows = min(st.Width(), max(1, blockFloats/fi))
@@ -160,6 +166,18 @@ func (p *netPlan) resolve(st *step, init weightinit.Init) {
 		p.maxCols = max(p.maxCols, fi*st.Out.H*st.Out.W)
 	}
 	p.maxBias = max(p.maxBias, st.Width())
+}
+
+// logSD returns the logarithm of the nominal standard deviation of a rule
+// at these fans, the factor between a law's draws at variance 1 and at the
+// rule's variance: finite for every finite C > 0, even where the variance
+// itself overflows float64 (C near its limit over fan_avg).
+func logSD(r weightinit.Rule, fanIn, fanOut int) float64 {
+	if v := r.Variance(fanIn, fanOut); !math.IsInf(v, 1) {
+		return 0.5 * math.Log(v)
+	}
+	quarter := weightinit.Rule{C: r.C / 4, Fan: r.Fan}
+	return 0.5 * (math.Log(quarter.Variance(fanIn, fanOut)) + math.Log(4))
 }
 
 // slotAllocator assigns the slots of a plan, node by node, counting the
@@ -362,7 +380,8 @@ func (w *netWorker) exec(st *step) {
 }
 
 // dense computes W [x u] a block of weight rows at a time, so that each
-// block is multiplied while it is still in cache, then adds the bias.
+// block is multiplied while it is still in cache, then adds the bias. s
+// are the log factors of the input.
 func (w *netWorker) dense(st *step, in, out []float32, s scales) {
 	nin, nout := st.In.Size(), st.Out.Size()
 	for r0 := 0; r0 < nout; r0 += st.rows {
@@ -391,10 +410,12 @@ func (w *netWorker) conv(st *step, in, out []float32, s scales) {
 	w.finish(st, out, p, s)
 }
 
-// finish draws and adds the bias to x, one value per unit or channel
-// repeated over the positions of a channel, and sets the log factors of
-// st's slot, s before the bias.
+// finish carries the weights' scale into the log factors s of the input,
+// draws and adds the bias to x, one value per unit or channel repeated
+// over the positions of a channel, and sets the log factors of st's slot.
 func (w *netWorker) finish(st *step, out []float32, positions int, s scales) {
+	s.x += st.logWeight
+	s.u += st.logWeight
 	if st.hasBias {
 		b := w.bias[:st.Width()]
 		st.bias.Fill(&w.stream, b)

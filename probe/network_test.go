@@ -366,3 +366,36 @@ func TestExtremeLengthsStayFinite(t *testing.T) {
 		t.Errorf("residual: log(M_1100/M0) = %v, want at least 1100 ln 2 = %v", got, 1100*math.Ln2)
 	}
 }
+
+// TestExtremeLawScales draws nets whose weight or bias laws have standard
+// deviations outside float32's range (1e-45 and 1e45) with the network
+// sampler: no layer may be dead, and every layer's measured log10 E[M]/M0
+// must match the theory's within 5 standard errors (those of the mean of
+// a log-normal M with the measured Var[ln M]).
+func TestExtremeLawScales(t *testing.T) {
+	law := func(s string) weightinit.Law {
+		l, err := weightinit.ParseLaw(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	const samples = 400
+	net := mustNet(t, "fc:24-16x3-8")
+	x := testInput(24)
+	for _, c := range []struct{ weight, bias string }{
+		{"normal:1e-90", "zero"}, {"normal:1e90", "zero"}, {"uniform:1e-90", "zero"},
+		{"normal:2/fan_in", "normal:1e90"}, {"normal:2/fan_in", "normal:1e-90"}, {"normal:2/fan_in", "uniform:1e-300"},
+		{"normal:1e-90", "normal:1e-90"}, {"normal:1e90", "normal:1e-90"}, {"normal:1e-90", "normal:1e90"},
+	} {
+		init := weightinit.Init{Name: c.weight + " " + c.bias, Weight: law(c.weight), Bias: law(c.bias)}
+		rep := report(t, net, init, x, samples, Network, 2)
+		for _, l := range rep.Layers {
+			got, want := float64(l.Log10MeanRatio), float64(l.Theory.Log10MeanRatio)
+			tol := 5 * math.Sqrt(math.Expm1(float64(l.LogVar))/samples) / math.Ln10
+			if l.DeadFraction != 0 || !l.Theory.Log10MeanRatio.Known() || !(math.Abs(got-want) <= max(tol, 1e-9*math.Abs(want))) {
+				t.Errorf("%s: layer %d: dead %v, log10 E[M]/M0 %v, theory %v +- %.3g", init.Name, l.Index, l.DeadFraction, got, want, tol)
+			}
+		}
+	}
+}

@@ -204,12 +204,19 @@ func fmtNum(x num.Number) string {
 	return fmt.Sprintf("%.4g", float64(x))
 }
 
-// ratio writes a ratio that may overflow float64 from its value or its log10.
+// ratio writes a ratio that may overflow or underflow float64 from its
+// value or its log10.
 func ratio(v, log10 num.Number) string {
-	if v.Known() {
+	if v.Known() && !underflowed(v, log10) {
 		return fmtNum(v)
 	}
 	return pow10(log10)
+}
+
+// underflowed reports whether a ratio's value is 0 only because it lies
+// below float64's range: its log10 is finite.
+func underflowed(v, log10 num.Number) bool {
+	return v == 0 && log10.Known() && !math.IsInf(float64(log10), 0)
 }
 
 // pow10 writes 10^l like num, for any finite l: beyond the float64 range

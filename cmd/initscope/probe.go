@@ -205,10 +205,11 @@ func writeProbe(w io.Writer, s *task.Setup, res *probe.Result, rep *probe.Report
 }
 
 // measured writes "value ± se" with 4 significant digits, using the log10
-// where the value overflows, or "-" when unknown.
+// (and no standard error) where the value overflows or underflows, or "-"
+// when unknown.
 func measured(v, log10, se num.Number) string {
 	s := ratio(v, log10)
-	if s == "-" || !se.Known() {
+	if s == "-" || !se.Known() || underflowed(v, log10) {
 		return s
 	}
 	return s + " ± " + fmt.Sprintf("%.2g", float64(se))

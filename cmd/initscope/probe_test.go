@@ -148,3 +148,27 @@ func TestProbeBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeExtremeScales probes nets whose weight laws' standard
+// deviations lie outside float32's range, or whose lengths leave float64's:
+// no layer is reported dead, no flag is raised, and lengths beyond float64
+// are written from their logs, never as 0 or "0 ± 0".
+func TestProbeExtremeScales(t *testing.T) {
+	for _, init := range []string{"normal:1e-300", "normal:1e90", "normal:1e-90"} {
+		for _, method := range []string{"network", "exact"} {
+			args := []string{"probe", "--arch", "fc:64-32x3-10", "--init", init, "--method", method, "--samples", "100", "--input", "gaussian", "--all-layers"}
+			code, out, errs := runCLI(args...)
+			if code != exitOK {
+				t.Fatalf("%q: exit %d, stderr %s", args, code, errs)
+			}
+			if !strings.Contains(out, "flags (exact predictions missed by more than 4 SE):\n  none\n") {
+				t.Errorf("%s %s: flags raised:\n%s", init, method, out)
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if f := strings.Fields(line); len(f) > 3 && (f[1] == "relu" || f[1] == "linear") && (f[2] == "0" || f[3] == "0") {
+					t.Errorf("%s %s: a length shown as 0: %s", init, method, line)
+				}
+			}
+		}
+	}
+}
