@@ -71,12 +71,18 @@ func (fs *flags) parse(args []string, stdout, stderr io.Writer) (code int, ok bo
 		return exitOK, false
 	}
 	if err != nil {
-		return fail(stderr, fs.cmd, exitUsage, "%v (see initscope %s -h)", err, fs.cmd), false
+		return fail(stderr, fs.cmd, exitUsage, "%s (see initscope %s -h)", flagPackageError(err), fs.cmd), false
 	}
 	if fs.NArg() > 0 {
 		return fail(stderr, fs.cmd, exitUsage, "unexpected argument %q: every input is a flag (see initscope %s -h)", fs.Arg(0), fs.cmd), false
 	}
 	return exitOK, true
+}
+
+// flagPackageError rewrites an error of the flag package in this CLI's
+// terms: flags written --name, as the usage shows them.
+func flagPackageError(err error) string {
+	return strings.NewReplacer("for flag -", "for --", "not defined: -", "not defined: --", "argument: -", "argument: --").Replace(err.Error())
 }
 
 // addFormat adds --format with the allowed values, the first the default.

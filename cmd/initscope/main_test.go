@@ -165,7 +165,7 @@ func TestBadInput(t *testing.T) {
 		{append([]string{"predict", "--arch", "fc:784-10", "--input", "noise"}, he...), []string{"--input", "ones, gaussian"}},
 		{append([]string{"predict", "--arch", "fc:784-10", "--input", "mnist:x"}, he...), []string{"--input", "index"}},
 		{append([]string{"predict", "--arch", "fc:100-10", "--input", "mnist:0"}, he...), []string{"--input", "784"}},
-		{append([]string{"predict", "--arch", "fc:784-10", "--widht", "3"}, he...), []string{"-widht", "predict -h"}},
+		{append([]string{"predict", "--arch", "fc:784-10", "--widht", "3"}, he...), []string{"--widht", "predict -h"}},
 		{append([]string{"predict", "--arch", "fc:784-10", "extra"}, he...), []string{"extra"}},
 		{[]string{"inits", "--format", "csv"}, []string{"--format"}},
 		{[]string{"frobnicate"}, []string{"frobnicate", "predict"}},
