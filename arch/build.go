@@ -272,7 +272,7 @@ func (it item) lower(cur int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		id, err := b.Conv(it.name, cur, ch, k, intOr(ls.Stride, 1), intOr(ls.Pad, k/2))
+		id, err := b.Conv(it.name, cur, ch, Square(k, intOr(ls.Stride, 1), intOr(ls.Pad, k/2)))
 		return it.withReLU(it.name, id, relu, err)
 	case "maxpool", "avgpool":
 		if err := unused(ls, "kernel", "stride"); err != nil {
@@ -282,7 +282,7 @@ func (it item) lower(cur int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		return b.Pool(it.name, Op(ls.Type), cur, k, intOr(ls.Stride, k))
+		return b.Pool(it.name, Op(ls.Type), cur, Square(k, intOr(ls.Stride, k), 0))
 	case "gap":
 		if err := unused(ls); err != nil {
 			return 0, err
@@ -405,15 +405,15 @@ func (it item) convModule(cur int, in Shape, endReLU, proj bool) (branch, skip i
 		return 0, 0, fmt.Errorf("kernel %d: a conv residual module needs an odd kernel (same padding keeps the shape)", k)
 	}
 	n1, n2 := it.name+".branch.1", it.name+".branch.2"
-	first, err := b.Conv(n1, cur, ch, k, stride, k/2)
+	first, err := b.Conv(n1, cur, ch, Square(k, stride, k/2))
 	first, err = it.withReLU(n1, first, true, err)
 	if err == nil {
-		branch, err = b.Conv(n2, first, ch, k, 1, k/2)
+		branch, err = b.Conv(n2, first, ch, Square(k, 1, k/2))
 		branch, err = it.withReLU(n2, branch, endReLU, err)
 	}
 	skip = cur
 	if err == nil && proj {
-		skip, err = b.Conv(it.name+".shortcut", cur, ch, 1, stride, 0)
+		skip, err = b.Conv(it.name+".shortcut", cur, ch, Square(1, stride, 0))
 	}
 	return branch, skip, err
 }

@@ -65,7 +65,7 @@ func sameNet(a, b *Graph) bool {
 	for i := range a.Nodes {
 		x, y := &a.Nodes[i], &b.Nodes[i]
 		if x.Op != y.Op || x.In != y.In || x.Out != y.Out || x.Eta != y.Eta || fmt.Sprint(x.Inputs) != fmt.Sprint(y.Inputs) ||
-			x.Window.Kernel != y.Window.Kernel || x.Window.Stride != y.Window.Stride || x.Window.Pad != y.Window.Pad {
+			x.Window.Geometry != y.Window.Geometry {
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package arch
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -13,16 +14,19 @@ const (
 	OpInput   Op = "input"   // the net's input
 	OpDense   Op = "dense"   // fully connected: y = W x + b
 	OpConv    Op = "conv"    // 2-D convolution (cross-correlation) with zero padding, plus bias
+	OpAffine  Op = "affine"  // y = a_c x + b_c per channel, with a and b given (an eval-mode batch norm)
 	OpReLU    Op = "relu"    // max(x, 0)
 	OpAdd     Op = "add"     // the sum of two activations of one shape (a residual join)
 	OpScale   Op = "scale"   // eta * x, a residual branch's scale
-	OpMaxPool Op = "maxpool" // max over windows, no padding
-	OpAvgPool Op = "avgpool" // average over windows, no padding
+	OpMaxPool Op = "maxpool" // max over windows (padding ignored)
+	OpAvgPool Op = "avgpool" // average over windows (padding counted as zeros unless excluded)
 	OpGAP     Op = "gap"     // global average pooling, C x H x W -> C
 	OpFlatten Op = "flatten" // C x H x W -> C*H*W
-	// OpNorm is a normalization placeholder (batch or layer norm): the graph
-	// can hold it, with its kind in Node.Norm, but no executor or law
-	// handles it yet, and each says so.
+	// OpNorm is a normalization, its kind in Node.Norm: NormBatch
+	// normalizes each channel by its mean and variance over the batch and
+	// its positions (a batch norm in training mode, whose affine part is a
+	// separate affine node); other kinds are placeholders no executor or
+	// law handles yet, and each says so.
 	OpNorm Op = "norm"
 )
 
@@ -49,15 +53,22 @@ type Node struct {
 	// variables of an eta schedule (0 when unknown).
 	Eta           float64
 	Block, Blocks int
-	// Norm is the kind of a normalization placeholder (batchnorm, layernorm).
-	Norm string
+	// Norm is the kind of a normalization node (NormBatch, or a
+	// placeholder such as layernorm), Epsilon the constant added to its
+	// variance.
+	Norm    string
+	Epsilon float64
 }
+
+// NormBatch is the kind of a batch normalization node.
+const NormBatch = "batchnorm"
 
 // HasWeights reports whether the node has a weight tensor.
 func (n *Node) HasWeights() bool { return n.Op == OpDense || n.Op == OpConv }
 
 // FanIn is the number of inputs that feed one output unit: the input width
-// of a dense node, C_in * k * k for a conv node, 0 for nodes without weights.
+// of a dense node, C_in/groups * k_h * k_w for a conv node, 0 for nodes
+// without weights.
 func (n *Node) FanIn() int {
 	switch n.Op {
 	case OpDense:
@@ -69,14 +80,14 @@ func (n *Node) FanIn() int {
 }
 
 // FanOut is the number of outputs each input feeds, with PyTorch's
-// convention: the output width of a dense node, C_out * k * k for a conv
-// node, 0 for nodes without weights.
+// convention: the output width of a dense node, C_out * k_h * k_w for a
+// conv node, 0 for nodes without weights.
 func (n *Node) FanOut() int {
 	switch n.Op {
 	case OpDense:
 		return n.Out.C
 	case OpConv:
-		return n.Out.C * n.Window.Kernel * n.Window.Kernel
+		return n.Out.C * n.Window.KH * n.Window.KW
 	}
 	return 0
 }
@@ -91,8 +102,12 @@ func (n *Node) Width() int {
 	return 0
 }
 
-// Params is the number of weights and biases of the node.
+// Params is the number of weights and biases of the node, or of an affine
+// node's scales and shifts.
 func (n *Node) Params() int {
+	if n.Op == OpAffine {
+		return 2 * n.Out.C
+	}
 	if !n.HasWeights() {
 		return 0
 	}
@@ -265,30 +280,32 @@ func (b *Builder) Dense(name string, from, units int) (int, error) {
 	return b.add(Node{Op: OpDense, Name: name, Out: Flat(units)}, from)
 }
 
-// Conv adds a convolution with the given output channels, square kernel,
-// stride and zero padding.
-func (b *Builder) Conv(name string, from, channels, kernel, stride, pad int) (int, error) {
+// Conv adds a convolution with the given output channels and geometry.
+func (b *Builder) Conv(name string, from, channels int, g Geometry) (int, error) {
 	if channels < 1 {
 		return 0, fmt.Errorf("channels %d: must be >= 1", channels)
 	}
-	w, err := NewWindow(b.g.Nodes[from].Out, channels, kernel, stride, pad)
+	w, err := NewWindow(b.g.Nodes[from].Out, channels, g)
 	if err != nil {
 		return 0, err
 	}
-	if w.Out.Size() > maxSize || channels*w.Taps() > maxSize {
+	if w.Out.Size() > maxSize || channels > maxSize/w.Taps() {
 		return 0, fmt.Errorf("channels %d: output %s is larger than supported", channels, w.Out)
 	}
 	return b.add(Node{Op: OpConv, Name: name, Out: w.Out, Window: w}, from)
 }
 
 // Pool adds a max or average pooling node (op OpMaxPool or OpAvgPool)
-// over kernel x kernel windows, without padding.
-func (b *Builder) Pool(name string, op Op, from, kernel, stride int) (int, error) {
+// with the given geometry (one group).
+func (b *Builder) Pool(name string, op Op, from int, g Geometry) (int, error) {
 	if op != OpMaxPool && op != OpAvgPool {
 		return 0, fmt.Errorf("pooling op %q: must be maxpool or avgpool", op)
 	}
+	if g.Groups != 1 {
+		return 0, fmt.Errorf("pooling %q: groups %d: pooling has one group", name, g.Groups)
+	}
 	in := b.g.Nodes[from].Out
-	w, err := NewWindow(in, in.C, kernel, stride, 0)
+	w, err := NewWindow(in, in.C, g)
 	if err != nil {
 		return 0, err
 	}
@@ -339,10 +356,20 @@ func (b *Builder) Add(name string, x, y int) (int, error) {
 	return b.add(Node{Op: OpAdd, Name: name, Out: sx}, x, y)
 }
 
-// Norm adds a normalization placeholder of the given kind (batchnorm,
-// layernorm), which keeps the shape.
-func (b *Builder) Norm(name string, from int, kind string) (int, error) {
-	return b.add(Node{Op: OpNorm, Name: name, Out: b.g.Nodes[from].Out, Norm: kind}, from)
+// Norm adds a normalization of the given kind (NormBatch, or a
+// placeholder such as layernorm) with the given epsilon, which keeps the
+// shape.
+func (b *Builder) Norm(name string, from int, kind string, epsilon float64) (int, error) {
+	if !(epsilon >= 0) || math.IsInf(epsilon, 1) {
+		return 0, fmt.Errorf("norm %q: epsilon %g: must be finite and >= 0", name, epsilon)
+	}
+	return b.add(Node{Op: OpNorm, Name: name, Out: b.g.Nodes[from].Out, Norm: kind, Epsilon: epsilon}, from)
+}
+
+// Affine adds a per-channel affine map y = a_c x + b_c, whose scales and
+// shifts the front end gives with the graph (an eval-mode batch norm).
+func (b *Builder) Affine(name string, from int) (int, error) {
+	return b.add(Node{Op: OpAffine, Name: name, Out: b.g.Nodes[from].Out}, from)
 }
 
 // Graph returns the graph with the last node added as its output. It fails

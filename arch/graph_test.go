@@ -48,7 +48,7 @@ func dump(g *Graph) string {
 			fmt.Fprintf(&b, " fan_in=%d fan_out=%d params=%d", n.FanIn(), n.FanOut(), n.Params())
 		}
 		if n.Op == OpConv || n.Op == OpMaxPool || n.Op == OpAvgPool {
-			fmt.Fprintf(&b, " k=%d s=%d p=%d", n.Window.Kernel, n.Window.Stride, n.Window.Pad)
+			fmt.Fprintf(&b, " k=%d s=%d p=%d", n.Window.KH, n.Window.SH, n.Window.Top)
 		}
 		if n.Op == OpScale {
 			fmt.Fprintf(&b, " eta=%g l=%d/%d", n.Eta, n.Block, n.Blocks)
@@ -108,7 +108,7 @@ func TestResidualSubgraph(t *testing.T) {
 		t.Errorf("add reads %v, want the shortcut 4 then the scale 5 of the branch's end 3:\n%s", add.Inputs, dump(g))
 	}
 	sc := g.Nodes[4]
-	if sc.Window.Kernel != 1 || sc.Window.Stride != 2 || sc.Out != Image(16, 3, 3) || sc.FanIn() != 8 {
+	if sc.Window.Geometry != Square(1, 2, 0) || sc.Out != Image(16, 3, 3) || sc.FanIn() != 8 {
 		t.Errorf("shortcut %+v, want a 1x1 stride-2 conv 8 -> 16 channels, 3x3", sc)
 	}
 	ls := g.Layers()
@@ -157,10 +157,10 @@ func TestLayersOfBuiltGraphs(t *testing.T) {
 	// A ReLU after pooling and a join of two branches with weights on both
 	// and an extra node reading the fork: no residual law, Other.
 	b, _ = NewBuilder(Image(2, 4, 4))
-	p := must(b.Pool("pool", OpMaxPool, 0, 2, 2))
+	p := must(b.Pool("pool", OpMaxPool, 0, Square(2, 2, 0)))
 	r := must(b.ReLU("relu", p))
-	x := must(b.Conv("a", r, 2, 1, 1, 0))
-	y := must(b.Conv("b", r, 2, 1, 1, 0))
+	x := must(b.Conv("a", r, 2, Square(1, 1, 0)))
+	y := must(b.Conv("b", r, 2, Square(1, 1, 0)))
 	z := must(b.Add("ab", x, y))
 	w := must(b.Add("abr", z, r))
 	must(b.Flatten("flat", w))
@@ -210,7 +210,7 @@ func TestBuilderErrors(t *testing.T) {
 	if _, err := NewBuilder(Flat(0)); err == nil {
 		t.Error("empty input accepted")
 	}
-	if _, err := b.Conv("c", 0, 2, 3, 1, 1); err == nil || !strings.Contains(err.Error(), "is a vector") {
+	if _, err := b.Conv("c", 0, 2, Square(3, 1, 1)); err == nil || !strings.Contains(err.Error(), "is a vector") {
 		t.Errorf("conv of a vector: %v", err)
 	}
 }
@@ -245,11 +245,29 @@ func TestV1BadSpecs(t *testing.T) {
 // and Fold as its adjoint: <Unfold x, c> = <x, Fold c>.
 func TestUnfoldFold(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, c := range []struct{ c, h, w, k, s, p int }{
-		{1, 5, 5, 3, 1, 1}, {2, 7, 6, 3, 2, 1}, {3, 4, 4, 1, 1, 0}, {2, 6, 6, 5, 1, 2}, {1, 9, 5, 4, 3, 3}, {2, 3, 3, 3, 1, 0},
+	sq := func(c, h, w, k, s, p int) struct {
+		c, h, w int
+		g       Geometry
+	} {
+		return struct {
+			c, h, w int
+			g       Geometry
+		}{c, h, w, Square(k, s, p)}
+	}
+	for _, c := range []struct {
+		c, h, w int
+		g       Geometry
+	}{
+		sq(1, 5, 5, 3, 1, 1), sq(2, 7, 6, 3, 2, 1), sq(3, 4, 4, 1, 1, 0), sq(2, 6, 6, 5, 1, 2), sq(1, 9, 5, 4, 3, 3), sq(2, 3, 3, 3, 1, 0),
+		// Rectangular, dilated, asymmetric padding, per-axis strides, groups.
+		{2, 7, 5, Geometry{KH: 3, KW: 2, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1}},
+		{3, 8, 8, Geometry{KH: 3, KW: 3, SH: 2, SW: 2, DH: 2, DW: 2, Top: 1, Left: 1, Bottom: 1, Right: 1, Groups: 1}},
+		{2, 6, 7, Geometry{KH: 2, KW: 3, SH: 1, SW: 2, DH: 2, DW: 1, Top: 0, Left: 2, Bottom: 1, Right: 0, Groups: 2}},
+		{4, 5, 6, Geometry{KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 2, Top: 2, Left: 3, Bottom: 0, Right: 1, Groups: 4}},
+		{1, 1, 10, Geometry{KH: 1, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Left: 1, Right: 1, Groups: 1}},
 	} {
 		in := Image(c.c, c.h, c.w)
-		w, err := NewWindow(in, 1, c.k, c.s, c.p)
+		w, err := NewWindow(in, c.g.Groups, c.g)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,16 +277,17 @@ func TestUnfoldFold(t *testing.T) {
 			x[i] = r.NormFloat64()
 		}
 		n := samples * w.Out.H * w.Out.W
-		cols := make([]float64, w.Taps()*n)
+		cols := make([]float64, w.UnfoldRows()*n)
 		Unfold(&w, cols, x, samples)
+		g := c.g
 		for b := range samples {
 			for ci := range c.c {
-				for ki := range c.k {
-					for kj := range c.k {
-						row := (ci*c.k+ki)*c.k + kj
+				for ki := range g.KH {
+					for kj := range g.KW {
+						row := (ci*g.KH+ki)*g.KW + kj
 						for oh := range w.Out.H {
 							for ow := range w.Out.W {
-								ih, iw := oh*c.s-c.p+ki, ow*c.s-c.p+kj
+								ih, iw := oh*g.SH-g.Top+ki*g.DH, ow*g.SW-g.Left+kj*g.DW
 								want := 0.0
 								if ih >= 0 && ih < c.h && iw >= 0 && iw < c.w {
 									want = x[((b*c.c+ci)*c.h+ih)*c.w+iw]
@@ -283,15 +302,18 @@ func TestUnfoldFold(t *testing.T) {
 				}
 			}
 		}
-		g := make([]float64, len(cols))
-		for i := range g {
-			g[i] = r.NormFloat64()
+		if wantH := (c.h+g.Top+g.Bottom-(g.KH-1)*g.DH-1)/g.SH + 1; w.Out.H != wantH {
+			t.Errorf("%+v: out rows %d, want %d", c, w.Out.H, wantH)
+		}
+		gr := make([]float64, len(cols))
+		for i := range gr {
+			gr[i] = r.NormFloat64()
 		}
 		dx := make([]float64, len(x))
-		Fold(&w, g, dx, samples)
+		Fold(&w, gr, dx, samples)
 		var lhs, rhs float64
 		for i := range cols {
-			lhs += cols[i] * g[i]
+			lhs += cols[i] * gr[i]
 		}
 		for i := range x {
 			rhs += x[i] * dx[i]

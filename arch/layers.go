@@ -112,9 +112,15 @@ func (l *Layer) String() string {
 	case Dense:
 		return fmt.Sprintf("dense%d%s", l.Out.C, act)
 	case Conv:
-		return fmt.Sprintf("conv%dk%ds%dp%d%s", l.Out.C, w.Kernel, w.Stride, w.Pad, act)
+		if !w.IsSquare() {
+			return fmt.Sprintf("conv%d(%s)%s", l.Out.C, w.Geometry, act)
+		}
+		return fmt.Sprintf("conv%dk%ds%dp%d%s", l.Out.C, w.KH, w.SH, w.Top, act)
 	case MaxPool, AvgPool:
-		return fmt.Sprintf("%s%ds%d", l.Kind, w.Kernel, w.Stride)
+		if w.Geometry != Square(w.KH, w.SH, 0) {
+			return fmt.Sprintf("%s(%s)", l.Kind, w.Geometry)
+		}
+		return fmt.Sprintf("%s%ds%d", l.Kind, w.KH, w.SH)
 	case GlobalAvgPool, Flatten:
 		return string(l.Kind)
 	case Residual:
@@ -135,8 +141,8 @@ func (l *Layer) residualString() string {
 	if m.Kind == Dense {
 		head = fmt.Sprintf("resdense%d", m.Out.C)
 	} else {
-		head = fmt.Sprintf("resconv%dk%d", m.Out.C, m.Node.Window.Kernel)
-		if s := m.Node.Window.Stride; s != 1 {
+		head = fmt.Sprintf("resconv%dk%d", m.Out.C, m.Node.Window.KH)
+		if s := m.Node.Window.SH; s != 1 {
 			head += fmt.Sprintf("s%d", s)
 		}
 	}

@@ -64,14 +64,14 @@ const chunkBudget = 1 << 16
 // checked.
 func newConv[T tensor.Float](n *arch.Node, relu bool, threads int) (*conv[T], error) {
 	w := n.Window
-	in, out, k := w.In, w.Out, w.Kernel
+	in, out, k := w.In, w.Out, w.KH
 	c := &conv[T]{
 		win: w, relu: relu, threads: threads,
 		w: newParam[T](n, Weight, out.C, in.C, k, k),
 		b: newParam[T](n, Bias, out.C),
 	}
-	if w.Stride == 1 {
-		back, err := arch.NewWindow(out, in.C, k, 1, k-1-w.Pad)
+	if w.SH == 1 {
+		back, err := arch.NewWindow(out, in.C, arch.Square(k, 1, k-1-w.Top))
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +136,7 @@ func (c *conv[T]) backward(dy []T, dx [][]T) {
 // flipKernel fills flipped with the kernel for the input gradient: input
 // and output channels swapped, rows and columns reversed.
 func (c *conv[T]) flipKernel() {
-	cin, cout, kk := c.win.In.C, c.win.Out.C, c.win.Kernel*c.win.Kernel
+	cin, cout, kk := c.win.In.C, c.win.Out.C, c.win.KH*c.win.KW
 	c.flipped = grow(c.flipped, len(c.w.Data))
 	for co := range cout {
 		for ci := range cin {

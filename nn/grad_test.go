@@ -109,7 +109,7 @@ var convCases = []struct {
 func convModels() (models []*Model[float64], names []string) {
 	for _, c := range convCases {
 		for _, chunk := range []int{0, 1} {
-			m := build(c.in, func(b *arch.Builder) (int, error) { return b.Conv("conv", 0, c.out, c.k, c.stride, c.pad) })
+			m := build(c.in, func(b *arch.Builder) (int, error) { return b.Conv("conv", 0, c.out, arch.Square(c.k, c.stride, c.pad)) })
 			conv := m.steps[0].op.(*conv[float64])
 			if chunk > 0 {
 				conv.chunk = chunk
@@ -133,7 +133,7 @@ func TestGradientsConv(t *testing.T) {
 // forward).
 func directConv(c *conv[float64], x []float64, batch int) []float64 {
 	w := c.win
-	in, out, k := w.In, w.Out, w.Kernel
+	in, out, k := w.In, w.Out, w.KH
 	y := make([]float64, batch*out.Size())
 	for b := range batch {
 		for co := range out.C {
@@ -143,7 +143,7 @@ func directConv(c *conv[float64], x []float64, batch int) []float64 {
 					for ci := range in.C {
 						for ki := range k {
 							for kj := range k {
-								ih, iw := oh*w.Stride-w.Pad+ki, ow*w.Stride-w.Pad+kj
+								ih, iw := w.InputRow(oh, ki), w.InputCol(ow, kj)
 								if ih < 0 || ih >= in.H || iw < 0 || iw >= in.W {
 									continue
 								}
@@ -219,9 +219,9 @@ func TestGradientsGraphs(t *testing.T) {
 // by both joins and two convolutions).
 func TestGradientsSharedGradient(t *testing.T) {
 	m := build(arch.Image(2, 5, 5), func(b *arch.Builder) (int, error) {
-		stem := must(b.Conv("stem", 0, 2, 3, 1, 1))
-		branch := must(b.ReLU("branch.relu", must(b.Conv("branch", stem, 2, 3, 1, 1))))
-		side := must(b.Conv("side", stem, 2, 1, 1, 0))
+		stem := must(b.Conv("stem", 0, 2, arch.Square(3, 1, 1)))
+		branch := must(b.ReLU("branch.relu", must(b.Conv("branch", stem, 2, arch.Square(3, 1, 1)))))
+		side := must(b.Conv("side", stem, 2, arch.Square(1, 1, 0)))
 		join := must(b.Add("join", stem, branch))
 		flat := must(b.Flatten("flatten", must(b.Add("join2", join, side))))
 		return b.Dense("head", flat, 3)

@@ -239,11 +239,13 @@ func checkNode(g *arch.Graph, id int) error {
 	case arch.OpDense:
 		out = arch.Flat(n.Out.C)
 	case arch.OpConv, arch.OpMaxPool, arch.OpAvgPool:
-		w, err := arch.NewWindow(n.In, n.Out.C, n.Window.Kernel, n.Window.Stride, n.Window.Pad)
+		w, err := arch.NewWindow(n.In, n.Out.C, n.Window.Geometry)
 		switch {
 		case err != nil:
 			return err
-		case n.Op != arch.OpConv && (n.Window.Pad != 0 || n.Out.C != n.In.C):
+		case !n.Window.IsSquare():
+			return fmt.Errorf("window %s: only square windows with equal padding, no dilation and one group are supported", n.Window.Geometry)
+		case n.Op != arch.OpConv && (n.Window.Top != 0 || n.Out.C != n.In.C):
 			return fmt.Errorf("pooling keeps the channels and takes no padding")
 		case n.Window.In != w.In || n.Window.Out != w.Out || !slices.Equal(n.Window.Rows, w.Rows) || !slices.Equal(n.Window.Cols, w.Cols):
 			return fmt.Errorf("its window is not the geometry of its kernel, stride and padding")

@@ -120,7 +120,7 @@ func TestFusion(t *testing.T) {
 func TestModelErrors(t *testing.T) {
 	b := must(arch.NewBuilder(arch.Flat(4)))
 	d := must(b.Dense("fc", 0, 3))
-	must(b.Norm("fc.norm", d, "batchnorm"))
+	must(b.Norm("fc.norm", d, "layernorm", 1e-5))
 	norm := must(b.Graph())
 
 	valid := must(arch.Parse("net:1x6x6,conv2k3,maxpool2,flatten,dense3"))
@@ -140,13 +140,13 @@ func TestModelErrors(t *testing.T) {
 	}{
 		{"nil", nil, "no node after the input"},
 		{"input only", &arch.Graph{Nodes: valid.Nodes[:1]}, "no node after the input"},
-		{"norm", norm, `node "fc.norm" (norm): batchnorm normalization is not supported`},
+		{"norm", norm, `node "fc.norm" (norm): layernorm normalization is not supported`},
 		{"no input", edit(func(g *arch.Graph) { g.Nodes[0].Op = arch.OpReLU }), "node 0 must be the input"},
 		{"later input", edit(func(g *arch.Graph) { g.Nodes[1].Inputs[0] = 3 }), `node "1" (conv): input 3 is not an earlier node`},
 		{"two inputs", edit(func(g *arch.Graph) { g.Nodes[3].Inputs = []int{1, 2} }), `node "2" (maxpool): 2 inputs, want 1`},
 		{"wrong width", edit(func(g *arch.Graph) { g.Nodes[5].In = arch.Flat(4) }), `node "4" (dense): input 4 has shape 18, the node expects 4`},
 		{"window", edit(func(g *arch.Graph) { g.Nodes[1].Window.Rows = nil }), `node "1" (conv): its window is not the geometry`},
-		{"pool pad", edit(func(g *arch.Graph) { g.Nodes[3].Window.Pad = 1 }), `node "2" (maxpool): pooling keeps the channels and takes no padding`},
+		{"pool pad", edit(func(g *arch.Graph) { g.Nodes[3].Window.Top = 1 }), `node "2" (maxpool): window 2x2 s2 p1,0,0,0: only square windows`},
 		{"op", edit(func(g *arch.Graph) { g.Nodes[4].Op = "softmax" }), `node "3" (softmax): operation "softmax" is not supported`},
 		{"unread", edit(func(g *arch.Graph) { g.Nodes[2].Inputs[0] = 0; g.Nodes[2].In = g.Nodes[0].Out }), `node "1" (conv): its output is never used`},
 	} {

@@ -76,13 +76,13 @@ func (t *poolPass[T]) Range(lo, hi int) {
 			}
 			continue
 		}
-		scale := 1 / T(w.Kernel*w.Kernel)
+		scale := 1 / T(w.KH*w.KH)
 		for oh := range w.Out.H {
 			for ow, g := range dy[oh*w.Out.W:][:w.Out.W] {
 				g *= scale
 				start := w.Corner(oh, ow)
-				for i := range w.Kernel {
-					row := dx[start+i*w.In.W:][:w.Kernel]
+				for i := range w.KH {
+					row := dx[start+i*w.In.W:][:w.KH]
 					for j := range row {
 						row[j] += g
 					}
@@ -97,7 +97,7 @@ func (t *poolPass[T]) Range(lo, hi int) {
 // window offsets one by one over the whole row, so that consecutive steps
 // are independent and the unpredictable comparisons need no branches.
 func (p *pool[T]) forwardPlane(x, y []T, arg []int32) {
-	k, s, inW, outW := p.w.Kernel, p.w.Stride, p.w.In.W, p.w.Out.W
+	k, s, inW, outW := p.w.KH, p.w.SH, p.w.In.W, p.w.Out.W
 	for oh := range p.w.Out.H {
 		ys := y[oh*outW:][:outW]
 		var args []int32

@@ -86,7 +86,7 @@ func Estimate(g *arch.Graph, batch, threads int) Size {
 func convBuffers(w arch.Window, batch, threads int, needInput bool) float64 {
 	taps, cout := float64(w.Taps()), float64(w.Out.C)
 	inPix, outPix := float64(w.In.H*w.In.W), float64(w.Out.H*w.Out.W)
-	backTaps := cout * float64(w.Kernel*w.Kernel) // of the input gradient as a convolution
+	backTaps := cout * float64(w.KH*w.KH) // of the input gradient as a convolution
 	// As newConv sizes chunks.
 	chunk := max(1, math.Floor(chunkBudget/max(taps*outPix, backTaps*inPix)))
 	chunks := math.Ceil(float64(batch) / chunk)

@@ -104,10 +104,10 @@ func pool(n *arch.Node, in, out []float32) {
 			for ow := range w.Out.W {
 				corner := c*plane + w.Corner(oh, ow)
 				if isMax {
-					best := windowArgMax(x, corner, w.Kernel, w.In.W)
+					best := windowArgMax(x, corner, w.KH, w.In.W)
 					out[o], out[nout+o] = x[best], u[best]
 				} else {
-					out[o], out[nout+o] = windowMean(x, corner, w.Kernel, w.In.W), windowMean(u, corner, w.Kernel, w.In.W)
+					out[o], out[nout+o] = windowMean(x, corner, w.KH, w.In.W), windowMean(u, corner, w.KH, w.In.W)
 				}
 				o++
 			}

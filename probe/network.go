@@ -135,8 +135,13 @@ func checkNode(g *arch.Graph, st *step) error {
 		want = 2
 	case arch.OpNorm:
 		return fmt.Errorf("node %q (norm %s): normalization is not supported by the Monte Carlo yet", st.Name, st.Norm)
+	case arch.OpAffine:
+		return fmt.Errorf("node %q (affine): per-channel affine maps are not supported by the Monte Carlo yet", st.Name)
 	default:
 		return fmt.Errorf("node %q (%s): the Monte Carlo cannot run this op", st.Name, st.Op)
+	}
+	if (st.Op == arch.OpConv || st.Op == arch.OpMaxPool || st.Op == arch.OpAvgPool) && !st.Window.IsSquare() {
+		return fmt.Errorf("node %q (%s): window %s: only square windows with equal padding, no dilation and one group are supported", st.Name, st.Op, st.Window.Geometry)
 	}
 	if len(st.Inputs) != want {
 		return fmt.Errorf("node %q (%s): %d inputs, want %d", st.Name, st.Op, len(st.Inputs), want)

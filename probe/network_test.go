@@ -140,7 +140,7 @@ func refNode(n *arch.Node, init weightinit.Init, x, y []float64, r *weightinit.S
 			}
 			break
 		}
-		k := win.Kernel
+		k := win.KH
 		for co := range o.C {
 			for oh := range o.H {
 				for ow := range o.W {
@@ -148,7 +148,7 @@ func refNode(n *arch.Node, init weightinit.Init, x, y []float64, r *weightinit.S
 					for ci := range in.C {
 						for ki := range k {
 							for kj := range k {
-								ih, iw := oh*win.Stride-win.Pad+ki, ow*win.Stride-win.Pad+kj
+								ih, iw := win.InputRow(oh, ki), win.InputCol(ow, kj)
 								if ih >= 0 && ih < in.H && iw >= 0 && iw < in.W {
 									s += w[((co*in.C+ci)*k+ki)*k+kj] * x[(ci*in.H+ih)*in.W+iw]
 								}
@@ -172,14 +172,14 @@ func refNode(n *arch.Node, init weightinit.Init, x, y []float64, r *weightinit.S
 			out[i] = v + y[i]
 		}
 	case arch.OpMaxPool, arch.OpAvgPool:
-		k := win.Kernel
+		k := win.KH
 		for c := range o.C {
 			for oh := range o.H {
 				for ow := range o.W {
 					best, sum := math.Inf(-1), 0.0
 					for ki := range k {
 						for kj := range k {
-							v := x[(c*in.H+oh*win.Stride+ki)*in.W+ow*win.Stride+kj]
+							v := x[(c*in.H+oh*win.SH+ki)*in.W+ow*win.SW+kj]
 							best = math.Max(best, v)
 							sum += v
 						}
@@ -321,7 +321,7 @@ func TestUnsupportedNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := b.Dense("1", 0, 4)
-	nm, _ := b.Norm("2", d, "batchnorm")
+	nm, _ := b.Norm("2", d, "layernorm", 1e-5)
 	b.Dense("3", nm, 2)
 	g, err := b.Graph()
 	if err != nil {
@@ -329,7 +329,7 @@ func TestUnsupportedNode(t *testing.T) {
 	}
 	_, err = Run(context.Background(), Options{Net: g, Init: mustInit(t, "he-normal"), Input: testInput(4), Samples: 4})
 	var oe *OptionError
-	want := `node "2" (norm batchnorm): normalization is not supported by the Monte Carlo yet`
+	want := `node "2" (norm layernorm): normalization is not supported by the Monte Carlo yet`
 	if !errors.As(err, &oe) || oe.Option != "net" || !strings.Contains(oe.Msg, want) {
 		t.Errorf("got %v, want an error about the net saying %s", err, want)
 	}

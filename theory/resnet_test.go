@@ -244,7 +244,7 @@ func TestUnknownParts(t *testing.T) {
 		{"layernorm", "norm", "normalization layer (layernorm)", "1 normalization layer", build(t, arch.Flat(8), func(b *arch.Builder) error {
 			id, err := dense(b, "1", 0, 8, true)
 			if err == nil {
-				id, err = b.Norm("2", id, "layernorm")
+				id, err = b.Norm("2", id, "layernorm", 1e-5)
 			}
 			if err == nil {
 				_, err = dense(b, "3", id, 4, false)

@@ -351,9 +351,9 @@ func (lw law) describe(out *Layer, fanIn int) {
 // energy is spread evenly over positions.
 func coverage(l arch.Layer) (f float64, exact bool) {
 	win := l.Window()
-	fh, eh := axisCoverage(l.In.H, l.Out.H, win.Kernel, win.Stride, win.Pad)
-	fw, ew := axisCoverage(l.In.W, l.Out.W, win.Kernel, win.Stride, win.Pad)
-	return fh * fw, eh && ew
+	fh, eh := axisCoverage(l.In.H, l.Out.H, win.KH, win.SH, win.Top)
+	fw, ew := axisCoverage(l.In.W, l.Out.W, win.KW, win.SW, win.Left)
+	return fh * fw, eh && ew && win.IsSquare()
 }
 
 // axisCoverage is coverage along one axis of nIn inputs and nOut outputs,

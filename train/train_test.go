@@ -160,7 +160,7 @@ func TestRunErrors(t *testing.T) {
 	}
 	fc, err := b.Dense("fc", 0, 3)
 	if err == nil {
-		_, err = b.Norm("bn", fc, "batchnorm")
+		_, err = b.Norm("bn", fc, "layernorm", 1e-5)
 	}
 	norm, err2 := b.Graph()
 	if err != nil || err2 != nil {
