@@ -388,5 +388,42 @@ func (b *Builder) Graph() (*Graph, error) {
 	return &g, nil
 }
 
+// Prefix returns the graph of node out and the nodes it depends on, with
+// out as the output, renumbered in their order, and for every node of
+// the builder its ID in that graph (-1 for the nodes left out). A front
+// end that stops at an op it cannot lower keeps what comes before it
+// this way, however many branches were left dangling.
+func (b *Builder) Prefix(out int) (*Graph, []int, error) {
+	if out < 1 || out >= len(b.g.Nodes) {
+		return nil, nil, fmt.Errorf("output node %d: want a node after the input, 1 to %d", out, len(b.g.Nodes)-1)
+	}
+	need := make([]bool, out+1)
+	need[out], need[0] = true, true
+	for i := out; i > 0; i-- {
+		if need[i] {
+			for _, in := range b.g.Nodes[i].Inputs {
+				need[in] = true
+			}
+		}
+	}
+	ids := make([]int, len(b.g.Nodes))
+	g := Graph{Source: b.g.Source}
+	for i := range b.g.Nodes {
+		ids[i] = -1
+		if i > out || !need[i] {
+			continue
+		}
+		n := b.g.Nodes[i]
+		n.ID = len(g.Nodes)
+		n.Inputs = make([]int, len(n.Inputs))
+		for k, in := range b.g.Nodes[i].Inputs {
+			n.Inputs[k] = ids[in]
+		}
+		ids[i] = n.ID
+		g.Nodes = append(g.Nodes, n)
+	}
+	return &g, ids, nil
+}
+
 // maxNodes bounds the size of a graph (and so the memory a typo could ask for).
 const maxNodes = 1 << 20

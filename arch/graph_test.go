@@ -323,3 +323,41 @@ func TestUnfoldFold(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefix checks that Prefix keeps exactly the ancestors of the chosen
+// output, renumbered, with their inputs mapped.
+func TestPrefix(t *testing.T) {
+	b, err := NewBuilder(Flat(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(id int, err error) int {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	d1 := must(b.Dense("d1", 0, 3))
+	dead := must(b.Dense("dead", 0, 5)) // a branch the prefix leaves out
+	r := must(b.ReLU("r", d1))
+	d2 := must(b.Dense("d2", r, 3))
+	sum := must(b.Add("sum", r, d2))
+	must(b.ReLU("after", sum))
+	g, ids, err := b.Prefix(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{0, 1, -1, 2, 3, 4, -1}; fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("ids %v, want %v", ids, want)
+	}
+	if len(g.Nodes) != 5 || g.Nodes[4].Name != "sum" || fmt.Sprint(g.Nodes[4].Inputs) != "[2 3]" || g.Nodes[3].Inputs[0] != 2 {
+		t.Errorf("prefix:\n%s", dump(g))
+	}
+	if ids[dead] != -1 {
+		t.Errorf("the dangling branch was kept")
+	}
+	if _, _, err := b.Prefix(0); err == nil {
+		t.Error("Prefix(0) accepted the input as the output")
+	}
+}
