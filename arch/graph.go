@@ -265,6 +265,9 @@ func (b *Builder) add(n Node, from ...int) (int, error) {
 // Shape returns the output shape of node id.
 func (b *Builder) Shape(id int) Shape { return b.g.Nodes[id].Out }
 
+// Node returns node id as built so far (read only: the builder owns it).
+func (b *Builder) Node(id int) *Node { return &b.g.Nodes[id] }
+
 // Dense adds a fully connected node of the given width.
 func (b *Builder) Dense(name string, from, units int) (int, error) {
 	in := b.g.Nodes[from].Out
