@@ -8,10 +8,13 @@ import (
 )
 
 // conv is a conv node: a 2-D convolution (cross-correlation, as in
-// PyTorch) with a square kernel, a stride and zero padding, plus a bias,
+// PyTorch) of any arch.Geometry (rectangular kernel, per-axis strides and
+// dilations, asymmetric zero padding, channel groups), plus a bias,
 // rectified if relu is set. It is computed by matrix products: the inputs
-// are unfolded (im2col, arch.Unfold) into a K×N matrix, K = Cin·k·k kernel
-// taps by N output pixels, and multiplied by the Cout×K kernel matrix.
+// are unfolded (im2col, arch.Unfold) into a Cin·kh·kw × N matrix of kernel
+// taps by N output pixels, whose block of rows g (Taps() = Cin/groups·kh·kw
+// rows) is multiplied by the block g of the Cout × Taps() kernel matrix,
+// the Cout/groups kernels of group g: one product per group.
 //
 // The batch is cut into chunks whose unfolded matrix fits in a core's L2
 // cache, which up to threads goroutines take one at a time: a goroutine
@@ -21,9 +24,11 @@ import (
 // each chunk again rather than keep the whole batch's matrix, tens of
 // megabytes to write to memory and read back. The input gradient of a
 // stride-1 convolution is itself a convolution, of the output gradient
-// with the flipped, transposed kernel, and is computed as one: unfolding
-// copies contiguous runs where folding a K×N gradient back (col2im,
-// arch.Fold) scatter-adds every entry. Other strides use arch.Fold.
+// with the flipped, transposed kernel (same groups and dilations, the
+// padding (k-1)·d less the forward padding), and is computed as one:
+// unfolding copies contiguous runs where folding a gradient matrix back
+// (col2im, arch.Fold) scatter-adds every entry. Other strides use
+// arch.Fold.
 type conv[T tensor.Float] struct {
 	win arch.Window
 	// back is the geometry of the input gradient as a convolution of the
@@ -36,13 +41,13 @@ type conv[T tensor.Float] struct {
 	batch   int
 	x       []T
 	y, dx   []T
-	flipped []T // the transposed, flipped kernel, Cin×Cout·k·k
+	flipped []T // the flipped kernel of each group, Cin × Cout/groups·kh·kw
 	chunk   int // samples per chunk
 	workers []convScratch[T]
 	next    atomic.Int64 // the next chunk to take
 	// grads holds, per chunk, the kernel and bias gradients as a
-	// (taps+1)×Cout matrix: the kernel's transposed (OpenBLAS computes it
-	// faster that way round), then the bias's, as the product of the
+	// (Taps()+1)×Cout matrix: the kernel's transposed (OpenBLAS computes
+	// it faster that way round), then the bias's, as the product of the
 	// output gradient with a row of ones appended to the unfolded inputs.
 	grads []T
 	pass  convPass[T]
@@ -62,26 +67,43 @@ const chunkBudget = 1 << 16
 
 // newConv returns the op of conv node n, whose window checkGraph has
 // checked.
-func newConv[T tensor.Float](n *arch.Node, relu bool, threads int) (*conv[T], error) {
+func newConv[T tensor.Float](n *arch.Node, relu bool, threads int) *conv[T] {
 	w := n.Window
-	in, out, k := w.In, w.Out, w.KH
 	c := &conv[T]{
 		win: w, relu: relu, threads: threads,
-		w: newParam[T](n, Weight, out.C, in.C, k, k),
-		b: newParam[T](n, Bias, out.C),
+		w: newParam[T](n, Weight, w.Out.C, w.In.C/w.Groups, w.KH, w.KW),
+		b: newParam[T](n, Bias, w.Out.C),
 	}
-	if w.SH == 1 {
-		back, err := arch.NewWindow(out, in.C, arch.Square(k, 1, k-1-w.Top))
-		if err != nil {
-			return nil, err
-		}
+	if back, ok := backWindow(&w); ok {
 		c.back = &back
 	}
-	// Size chunks for the larger of the forward unfolding and the backward
-	// one (Cout·k² × Hin·Win per sample).
-	perSample := max(w.Taps()*out.H*out.W, out.C*k*k*in.H*in.W)
-	c.chunk = max(1, chunkBudget/perSample)
-	return c, nil
+	c.chunk = chunkSamples(&w)
+	return c
+}
+
+// backWindow returns the geometry of the input gradient of window w as a
+// convolution of the output gradient with the flipped kernel: stride 1,
+// the same kernel size, dilations and groups, and on each side the padding
+// (k-1)·d less the forward padding of that side (input row i reads output
+// rows i + top - t·d, t the tap). It reports false for strides above 1,
+// and for kernels too large for arch.NewWindow.
+func backWindow(w *arch.Window) (arch.Window, bool) {
+	if w.SH != 1 || w.SW != 1 {
+		return arch.Window{}, false
+	}
+	eh, ew := (w.KH-1)*w.DH, (w.KW-1)*w.DW
+	g := arch.Geometry{KH: w.KH, KW: w.KW, SH: 1, SW: 1, DH: w.DH, DW: w.DW,
+		Top: eh - w.Top, Left: ew - w.Left, Bottom: eh - w.Bottom, Right: ew - w.Right, Groups: w.Groups}
+	back, err := arch.NewWindow(w.Out, w.In.C, g)
+	return back, err == nil
+}
+
+// chunkSamples is the number of samples in a chunk of window w: as many
+// as fit chunkBudget in the larger of the forward unfolding and the
+// backward one (Cout·kh·kw × Hin·Win per sample), at least one.
+func chunkSamples(w *arch.Window) int {
+	perSample := max(w.UnfoldRows()*w.Out.H*w.Out.W, w.Out.C*w.KH*w.KW*w.In.H*w.In.W)
+	return max(1, chunkBudget/perSample)
 }
 
 func (c *conv[T]) params() []*Param[T] { return []*Param[T]{c.w, c.b} }
@@ -133,15 +155,19 @@ func (c *conv[T]) backward(dy []T, dx [][]T) {
 	}
 }
 
-// flipKernel fills flipped with the kernel for the input gradient: input
-// and output channels swapped, rows and columns reversed.
+// flipKernel fills flipped with the kernels of the input gradient as a
+// convolution (see backWindow): in each group, input and output channels
+// swapped, rows and columns reversed.
 func (c *conv[T]) flipKernel() {
-	cin, cout, kk := c.win.In.C, c.win.Out.C, c.win.KH*c.win.KW
+	w := &c.win
+	kk := w.KH * w.KW
+	cinG, coutG := w.In.C/w.Groups, w.Out.C/w.Groups
 	c.flipped = grow(c.flipped, len(c.w.Data))
-	for co := range cout {
-		for ci := range cin {
-			src := c.w.Data[(co*cin+ci)*kk:][:kk]
-			dst := c.flipped[(ci*cout+co)*kk:][:kk]
+	for co := range w.Out.C {
+		g, o := co/coutG, co%coutG
+		for ci := range cinG {
+			src := c.w.Data[(co*cinG+ci)*kk:][:kk]
+			dst := c.flipped[((g*cinG+ci)*coutG+o)*kk:][:kk]
 			for i, v := range src {
 				dst[kk-1-i] = v
 			}
@@ -194,31 +220,38 @@ func (t *convPass[T]) Range(lo, hi int) {
 func (c *conv[T]) forwardChunk(s *convScratch[T], b0, b1 int) {
 	w := &c.win
 	n := (b1 - b0) * w.Out.H * w.Out.W
-	s.cols = grow(s.cols, w.Taps()*n)
+	s.cols = grow(s.cols, w.UnfoldRows()*n)
 	arch.Unfold(w, s.cols, c.x[b0*w.In.Size():b1*w.In.Size()], b1-b0)
 	s.prod = grow(s.prod, w.Out.C*n)
-	tensor.Gemm(c.threads, false, false, w.Out.C, n, w.Taps(), 1, c.w.Data, w.Taps(), s.cols, n, 0, s.prod, n)
+	groupGemm(c.threads, w.Groups, w.Out.C/w.Groups, n, w.Taps(), c.w.Data, s.cols, s.prod)
 	scatterPlanes(s.prod, c.y[b0*w.Out.Size():b1*w.Out.Size()], c.b.Data, w.Out.C, w.Out.H*w.Out.W, c.relu)
+}
+
+// groupGemm sets c = a·b for each of groups blocks: the m×n block g of c
+// (rows g·m to (g+1)·m) is the m×k block g of a times the k×n block g of
+// b. All three are row-major and contiguous.
+func groupGemm[T tensor.Float](threads, groups, m, n, k int, a, b, c []T) {
+	for g := range groups {
+		tensor.Gemm(threads, false, false, m, n, k, 1, a[g*m*k:], k, b[g*k*n:], n, 0, c[g*m*n:], n)
+	}
 }
 
 // backwardChunk sets the kernel and bias gradients of chunk ch, samples
 // [b0, b1), and computes their input gradients if needInput.
 func (c *conv[T]) backwardChunk(s *convScratch[T], ch int, dy []T, b0, b1 int, needInput bool) {
 	w := &c.win
-	taps, n := w.Taps(), (b1-b0)*w.Out.H*w.Out.W
+	rows, n := w.UnfoldRows(), (b1-b0)*w.Out.H*w.Out.W
 	dy = dy[b0*w.Out.Size() : b1*w.Out.Size()]
-	// With G the output gradient as a Cout×n matrix:
-	// [dWᵀ; dbᵀ] += [cols; 1…1]·Gᵀ.
 	s.prod = grow(s.prod, w.Out.C*n)
 	gatherPlanes(dy, c.y[b0*w.Out.Size():b1*w.Out.Size()], s.prod, w.Out.C, w.Out.H*w.Out.W, c.relu)
-	s.cols = grow(s.cols, (taps+1)*n)
+	s.cols = grow(s.cols, (rows+1)*n)
 	arch.Unfold(w, s.cols, c.x[b0*w.In.Size():b1*w.In.Size()], b1-b0)
-	ones := s.cols[taps*n:]
+	ones := s.cols[rows*n:][:n]
 	for i := range ones {
 		ones[i] = 1
 	}
-	size := (taps + 1) * w.Out.C
-	tensor.Gemm(c.threads, false, true, taps+1, w.Out.C, n, 1, s.cols, n, s.prod, n, 0, c.grads[ch*size:][:size], w.Out.C)
+	size := (w.Taps() + 1) * w.Out.C
+	c.paramGrads(s, c.grads[ch*size:][:size], n)
 	if !needInput {
 		return
 	}
@@ -227,16 +260,39 @@ func (c *conv[T]) backwardChunk(s *convScratch[T], ch int, dy []T, b0, b1 int, n
 		// dy, masked in place by gatherPlanes, convolved with the flipped
 		// kernel.
 		nIn := (b1 - b0) * w.In.H * w.In.W
-		s.cols = grow(s.cols, back.Taps()*nIn)
+		s.cols = grow(s.cols, back.UnfoldRows()*nIn)
 		arch.Unfold(back, s.cols, dy, b1-b0)
 		s.prod = grow(s.prod, w.In.C*nIn)
-		tensor.Gemm(c.threads, false, false, w.In.C, nIn, back.Taps(), 1, c.flipped, back.Taps(), s.cols, nIn, 0, s.prod, nIn)
+		groupGemm(c.threads, w.Groups, w.In.C/w.Groups, nIn, back.Taps(), c.flipped, s.cols, s.prod)
 		scatterPlanes(s.prod, dx, nil, w.In.C, w.In.H*w.In.W, false)
 		return
 	}
-	// dcols = Wᵀ·G, folded back onto the input.
-	tensor.Gemm(c.threads, true, false, taps, n, w.Out.C, 1, c.w.Data, taps, s.prod, n, 0, s.cols, n)
+	// dcols = Wᵀ·G, group by group, folded back onto the input.
+	taps, coutG := w.Taps(), w.Out.C/w.Groups
+	for g := range w.Groups {
+		tensor.Gemm(c.threads, true, false, taps, n, coutG, 1, c.w.Data[g*coutG*taps:], taps, s.prod[g*coutG*n:], n, 0, s.cols[g*taps*n:], n)
+	}
 	arch.Fold(w, s.cols, dx, b1-b0)
+}
+
+// paramGrads sets grads, a (Taps()+1)×Cout matrix, to the kernel and bias
+// gradients of a chunk of n output pixels: with G the output gradient in
+// s.prod (Cout×n) and the unfolded inputs in s.cols (a row of ones after
+// them), [dWᵀ; dbᵀ] = [cols; 1…1]·Gᵀ, group by group. With one group the
+// row of ones follows the taps, and one product gives both.
+func (c *conv[T]) paramGrads(s *convScratch[T], grads []T, n int) {
+	w := &c.win
+	taps, cout, coutG := w.Taps(), w.Out.C, w.Out.C/w.Groups
+	rows := taps
+	if w.Groups == 1 {
+		rows++
+	}
+	for g := range w.Groups {
+		tensor.Gemm(c.threads, false, true, rows, coutG, n, 1, s.cols[g*taps*n:], n, s.prod[g*coutG*n:], n, 0, grads[g*coutG:], cout)
+	}
+	if w.Groups > 1 {
+		tensor.Gemm(c.threads, false, true, 1, cout, n, 1, s.cols[w.UnfoldRows()*n:], n, s.prod, n, 0, grads[taps*cout:], cout)
+	}
 }
 
 // scatterPlanes moves a channels × samples·pixels product into the NCHW

@@ -42,7 +42,7 @@ func checkGradients(t *testing.T, m *Model[float64], batch int, seed uint64) {
 	x := make([]float64, batch*m.Graph().Input().Size())
 	randFill(rng, x, 1)
 	for _, p := range m.Params() {
-		randFill(rng, p.Data, 1/math.Sqrt(float64(p.FanIn)))
+		randFill(rng, p.Data, 1/math.Sqrt(float64(max(p.FanIn, 1))))
 	}
 	r := make([]float64, batch*m.Graph().Output().Size())
 	randFill(rng, r, 1)
@@ -87,20 +87,48 @@ func TestGradientsDense(t *testing.T) {
 
 // convCases cover both unfolding paths (whole-plane runs when stride 1
 // keeps the width, row by row otherwise) and both input-gradient paths
-// (transposed convolution at stride 1, arch.Fold otherwise).
+// (transposed convolution at stride 1, arch.Fold otherwise), for square
+// windows and for every other geometry: groups (depthwise, with a channel
+// multiplier, with rectangular kernels), dilations, asymmetric padding,
+// per-axis strides, and 1-D convolutions as 1×L images.
 var convCases = []struct {
-	in                  arch.Shape
-	out, k, stride, pad int
+	in  arch.Shape
+	out int
+	geo arch.Geometry
 }{
-	{arch.Image(2, 6, 5), 3, 3, 1, 0},
-	{arch.Image(2, 6, 5), 3, 3, 1, 1},
-	{arch.Image(2, 7, 6), 3, 3, 2, 0},
-	{arch.Image(2, 7, 6), 3, 3, 2, 1},
-	{arch.Image(1, 5, 5), 2, 1, 1, 0},
-	{arch.Image(3, 4, 4), 2, 2, 2, 1},
-	{arch.Image(2, 6, 7), 2, 5, 1, 2},
-	{arch.Image(1, 3, 3), 2, 5, 1, 1}, // kernel larger than the image
-	{arch.Image(4, 5, 5), 3, 1, 2, 0}, // a projection shortcut's 1x1 stride-2 conv
+	{arch.Image(2, 6, 5), 3, arch.Square(3, 1, 0)},
+	{arch.Image(2, 6, 5), 3, arch.Square(3, 1, 1)},
+	{arch.Image(2, 7, 6), 3, arch.Square(3, 2, 0)},
+	{arch.Image(2, 7, 6), 3, arch.Square(3, 2, 1)},
+	{arch.Image(1, 5, 5), 2, arch.Square(1, 1, 0)},
+	{arch.Image(3, 4, 4), 2, arch.Square(2, 2, 1)},
+	{arch.Image(2, 6, 7), 2, arch.Square(5, 1, 2)},
+	{arch.Image(1, 3, 3), 2, arch.Square(5, 1, 1)}, // kernel larger than the image
+	{arch.Image(4, 5, 5), 3, arch.Square(1, 2, 0)}, // a projection shortcut's 1x1 stride-2 conv
+	// Depthwise 3x3, stride 2 and 1, padding 1.
+	{arch.Image(4, 7, 6), 4, geometry(3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 4)},
+	{arch.Image(4, 5, 6), 4, geometry(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4)},
+	// Depthwise with a channel multiplier of 2.
+	{arch.Image(2, 5, 5), 4, geometry(3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2)},
+	// Groups 2, a rectangular 3x2 kernel, asymmetric padding; stride 1,
+	// then strides 2x1.
+	{arch.Image(4, 6, 5), 6, geometry(3, 2, 1, 1, 1, 1, 1, 0, 1, 1, 2)},
+	{arch.Image(4, 7, 5), 6, geometry(3, 2, 2, 1, 1, 1, 1, 0, 1, 1, 2)},
+	// Dilation 2 with asymmetric padding: stride 1, then 2; dilations 1x3.
+	{arch.Image(2, 7, 7), 3, geometry(3, 3, 1, 1, 2, 2, 2, 1, 0, 3, 1)},
+	{arch.Image(2, 8, 7), 3, geometry(3, 3, 2, 2, 2, 2, 2, 1, 0, 3, 1)},
+	{arch.Image(2, 6, 8), 2, geometry(2, 3, 1, 2, 1, 3, 0, 2, 1, 0, 1)},
+	// 1-D convolutions: 1×L images, 1×k kernels (stride 2, padding 1 and
+	// 2; stride 1, dilation 2, padding 4 on the left, groups 3).
+	{arch.Image(3, 1, 10), 2, geometry(1, 3, 1, 2, 1, 1, 0, 1, 0, 2, 1)},
+	{arch.Image(3, 1, 9), 6, geometry(1, 5, 1, 1, 1, 2, 0, 4, 0, 0, 3)},
+}
+
+// geometry returns the arch.Geometry of the given kernel, strides,
+// dilations, paddings (top, left, bottom, right) and groups.
+func geometry(kh, kw, sh, sw, dh, dw, top, left, bottom, right, groups int) arch.Geometry {
+	return arch.Geometry{KH: kh, KW: kw, SH: sh, SW: sw, DH: dh, DW: dw,
+		Top: top, Left: left, Bottom: bottom, Right: right, Groups: groups}
 }
 
 // convModels returns a model of each case's convolution twice: as
@@ -109,13 +137,17 @@ var convCases = []struct {
 func convModels() (models []*Model[float64], names []string) {
 	for _, c := range convCases {
 		for _, chunk := range []int{0, 1} {
-			m := build(c.in, func(b *arch.Builder) (int, error) { return b.Conv("conv", 0, c.out, arch.Square(c.k, c.stride, c.pad)) })
+			m := build(c.in, func(b *arch.Builder) (int, error) { return b.Conv("conv", 0, c.out, c.geo) })
 			conv := m.steps[0].op.(*conv[float64])
 			if chunk > 0 {
 				conv.chunk = chunk
 			}
+			path := "fold"
+			if conv.back != nil {
+				path = "flipped"
+			}
 			models = append(models, m)
-			names = append(names, fmt.Sprintf("%v/k%d/s%d/p%d/chunk%d", c.in, c.k, c.stride, c.pad, conv.chunk))
+			names = append(names, fmt.Sprintf("%v/%d/%s/%s/chunk%d", c.in, c.out, c.geo, path, conv.chunk))
 		}
 	}
 	return models, names
@@ -131,23 +163,29 @@ func TestGradientsConv(t *testing.T) {
 // directConv is the textbook convolution, the reference for the conv op's
 // forward pass (the gradient checks only prove backward consistent with
 // forward).
+// Output channel co of group g = co/(Cout/groups) reads the input
+// channels g·Cin/groups to (g+1)·Cin/groups; the input under tap (ki, kj)
+// at output (oh, ow) is at row oh·SH - Top + ki·DH, column
+// ow·SW - Left + kj·DW, zero outside the image.
 func directConv(c *conv[float64], x []float64, batch int) []float64 {
 	w := c.win
-	in, out, k := w.In, w.Out, w.KH
+	in, out := w.In, w.Out
+	cinG, coutG := in.C/w.Groups, out.C/w.Groups
 	y := make([]float64, batch*out.Size())
 	for b := range batch {
 		for co := range out.C {
 			for oh := range out.H {
 				for ow := range out.W {
 					sum := c.b.Data[co]
-					for ci := range in.C {
-						for ki := range k {
-							for kj := range k {
-								ih, iw := w.InputRow(oh, ki), w.InputCol(ow, kj)
+					for cl := range cinG {
+						ci := co/coutG*cinG + cl
+						for ki := range w.KH {
+							for kj := range w.KW {
+								ih, iw := oh*w.SH-w.Top+ki*w.DH, ow*w.SW-w.Left+kj*w.DW
 								if ih < 0 || ih >= in.H || iw < 0 || iw >= in.W {
 									continue
 								}
-								sum += c.w.Data[((co*in.C+ci)*k+ki)*k+kj] * x[((b*in.C+ci)*in.H+ih)*in.W+iw]
+								sum += c.w.Data[((co*cinG+cl)*w.KH+ki)*w.KW+kj] * x[((b*in.C+ci)*in.H+ih)*in.W+iw]
 							}
 						}
 					}

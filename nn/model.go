@@ -74,10 +74,11 @@ type slot[T tensor.Float] struct {
 	own []T
 }
 
-// NewModel returns a model of the graph with all weights and biases zero,
-// whose passes use up to threads goroutines (threads < 1 counts as 1). It
-// fails, naming the node, if a node is one the executor does not support
-// (normalization placeholders) or is inconsistent with its inputs.
+// NewModel returns a model of the graph with all weights and biases, and
+// the affine nodes' scales and shifts, zero, whose passes use up to
+// threads goroutines (threads < 1 counts as 1). It fails, naming the node,
+// if a node is one the executor does not support (normalizations other
+// than batch normalization) or is inconsistent with its inputs.
 func NewModel[T tensor.Float](g *arch.Graph, threads int) (*Model[T], error) {
 	if g == nil || len(g.Nodes) < 2 {
 		return nil, fmt.Errorf("nn: the graph has no node after the input")
@@ -98,7 +99,7 @@ func NewModel[T tensor.Float](g *arch.Graph, threads int) (*Model[T], error) {
 		for _, in := range n.Inputs {
 			m.trainable[id] = m.trainable[id] || m.trainable[in]
 		}
-		m.trainable[id] = m.trainable[id] || n.HasWeights()
+		m.trainable[id] = m.trainable[id] || n.Params() > 0
 		if fused[id] || n.Op == arch.OpScale && absorbed(g, readers, id) {
 			continue
 		}
@@ -172,9 +173,11 @@ func newOp[T tensor.Float](n *arch.Node, f fusion, threads int) (op[T], error) {
 	case arch.OpDense:
 		return newDense[T](n, f.relu, threads), nil
 	case arch.OpConv:
-		return newConv[T](n, f.relu, threads)
+		return newConv[T](n, f.relu, threads), nil
 	case arch.OpMaxPool, arch.OpAvgPool:
-		return &pool[T]{w: n.Window, max: n.Op == arch.OpMaxPool, threads: threads}, nil
+		return newPool[T](n, threads), nil
+	case arch.OpAffine:
+		return newAffine[T](n, threads), nil
 	case arch.OpGAP:
 		return &gap[T]{in: n.In, threads: threads}, nil
 	case arch.OpFlatten:
@@ -186,7 +189,10 @@ func newOp[T tensor.Float](n *arch.Node, f fusion, threads int) (op[T], error) {
 	case arch.OpAdd:
 		return &add[T]{scaled: f.scaled, eta: T(f.eta), threads: threads}, nil
 	case arch.OpNorm:
-		return nil, fmt.Errorf("%s normalization is not supported: the executor has no normalization layers yet", n.Norm)
+		if n.Norm == arch.NormBatch {
+			return newBatchNorm[T](n, threads), nil
+		}
+		return nil, fmt.Errorf("%s normalization is not supported: the executor runs %s only", n.Norm, arch.NormBatch)
 	}
 	return nil, unsupported(n.Op)
 }
@@ -239,16 +245,9 @@ func checkNode(g *arch.Graph, id int) error {
 	case arch.OpDense:
 		out = arch.Flat(n.Out.C)
 	case arch.OpConv, arch.OpMaxPool, arch.OpAvgPool:
-		w, err := arch.NewWindow(n.In, n.Out.C, n.Window.Geometry)
-		switch {
-		case err != nil:
+		w, err := checkWindow(n)
+		if err != nil {
 			return err
-		case !n.Window.IsSquare():
-			return fmt.Errorf("window %s: only square windows with equal padding, no dilation and one group are supported", n.Window.Geometry)
-		case n.Op != arch.OpConv && (n.Window.Top != 0 || n.Out.C != n.In.C):
-			return fmt.Errorf("pooling keeps the channels and takes no padding")
-		case n.Window.In != w.In || n.Window.Out != w.Out || !slices.Equal(n.Window.Rows, w.Rows) || !slices.Equal(n.Window.Cols, w.Cols):
-			return fmt.Errorf("its window is not the geometry of its kernel, stride and padding")
 		}
 		out = w.Out
 	case arch.OpGAP:
@@ -259,7 +258,7 @@ func checkNode(g *arch.Graph, id int) error {
 		if math.IsNaN(n.Eta) || math.IsInf(n.Eta, 0) {
 			return fmt.Errorf("eta %v: must be finite", n.Eta)
 		}
-	case arch.OpReLU, arch.OpAdd, arch.OpNorm:
+	case arch.OpReLU, arch.OpAdd, arch.OpNorm, arch.OpAffine:
 	default:
 		return unsupported(n.Op)
 	}
@@ -269,6 +268,33 @@ func checkNode(g *arch.Graph, id int) error {
 	return nil
 }
 
+// checkWindow checks the window of conv or pooling node n against its
+// geometry, and returns the window that geometry gives: for pooling, one
+// group, the channels kept, and no window that holds only padding.
+func checkWindow(n *arch.Node) (arch.Window, error) {
+	w, err := arch.NewWindow(n.In, n.Out.C, n.Window.Geometry)
+	switch {
+	case err != nil:
+		return w, err
+	case n.Window.In != w.In || n.Window.Out != w.Out || !slices.Equal(n.Window.Rows, w.Rows) || !slices.Equal(n.Window.Cols, w.Cols):
+		return w, fmt.Errorf("its window is not the geometry of its kernel, strides, dilations and padding")
+	case n.Op == arch.OpConv:
+		return w, nil
+	case w.Groups != 1 || w.Out.C != w.In.C:
+		return w, fmt.Errorf("window %s: pooling has one group and keeps the %d channels, not %d", w.Geometry, w.In.C, w.Out.C)
+	}
+	for _, axis := range []struct {
+		name      string
+		valid     [][2]int
+		positions int
+	}{{"row", w.Rows, w.Out.H}, {"column", w.Cols, w.Out.W}} {
+		if o := slices.Index(tapCounts(axis.valid, axis.positions), 0); o >= 0 {
+			return w, fmt.Errorf("window %s over %s: the windows of output %s %d lie in the padding only; use less padding", w.Geometry, w.In, axis.name, o)
+		}
+	}
+	return w, nil
+}
+
 // Graph returns the graph the model runs.
 func (m *Model[T]) Graph() *arch.Graph { return m.graph }
 
@@ -276,7 +302,8 @@ func (m *Model[T]) Graph() *arch.Graph { return m.graph }
 func (m *Model[T]) Threads() int { return m.threads }
 
 // Params returns the parameters in node order: for each dense or conv node
-// of the graph, in the order of Graph().Nodes, its weight then its bias.
+// of the graph, in the order of Graph().Nodes, its weight then its bias;
+// for each affine node, its scale then its shift.
 // For the graphs arch builds from a spec, that is layer by layer from the
 // input, and inside a residual block the branch's layers before the
 // projection shortcut.

@@ -33,12 +33,26 @@ const (
 	Weight Role = iota
 	// Bias is an additive bias.
 	Bias
+	// Scale is the per-channel factor a of an affine node, y = a·x + b
+	// (PyTorch's BatchNorm calls it weight).
+	Scale
+	// Shift is the per-channel term b of an affine node (PyTorch's
+	// BatchNorm calls it bias).
+	Shift
 )
 
-// String names the role as PyTorch's parameter names do.
+// String names the role: "weight" and "bias" as PyTorch's parameter names
+// do; an affine node's "scale" and "shift", which PyTorch's BatchNorm
+// names weight and bias, so that a parameter's role is known from its
+// name alone.
 func (r Role) String() string {
-	if r == Bias {
+	switch r {
+	case Bias:
 		return "bias"
+	case Scale:
+		return "scale"
+	case Shift:
+		return "shift"
 	}
 	return "weight"
 }
@@ -48,18 +62,20 @@ type Param[T tensor.Float] struct {
 	// Name is the owning node's name and the role, in the style of
 	// PyTorch's state_dict: "1.weight", "3.branch.2.bias".
 	Name string
-	// Role says whether this is a weight or a bias.
+	// Role says whether this is a weight, a bias, or an affine node's
+	// scale or shift.
 	Role Role
-	// Node is the ID, in the graph, of the dense or conv node that owns
-	// the parameter.
+	// Node is the ID, in the graph, of the dense, conv or affine node that
+	// owns the parameter.
 	Node int
 	// Shape is the tensor's shape: out×in for a dense weight, like
-	// PyTorch's; Cout×Cin×kh×kw for a convolution kernel; out for a bias.
+	// PyTorch's; Cout×(Cin/groups)×kh×kw for a convolution kernel; out for
+	// a bias; channels for a scale or shift.
 	Shape []int
 	// FanIn and FanOut are the fan-in and fan-out of the node, as PyTorch
 	// computes them (arch.Node's FanIn and FanOut): in and out for a dense
-	// node, Cin·k·k and Cout·k·k for a convolution. A bias carries its
-	// node's values.
+	// node, (Cin/groups)·kh·kw and Cout·kh·kw for a convolution, 0 for an
+	// affine node. A bias carries its node's values.
 	FanIn, FanOut int
 	// Data holds the values, Grad the gradient of the loss; both have the
 	// product of Shape's entries as length.

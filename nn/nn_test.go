@@ -123,6 +123,10 @@ func TestModelErrors(t *testing.T) {
 	must(b.Norm("fc.norm", d, "layernorm", 1e-5))
 	norm := must(b.Graph())
 
+	// Taps at rows -1 and 2 of a 1-row image: a window of padding only.
+	pb := must(arch.NewBuilder(arch.Image(1, 1, 2)))
+	must(pb.Pool("pool", arch.OpMaxPool, 0, arch.Geometry{KH: 2, KW: 2, SH: 1, SW: 1, DH: 3, DW: 1, Top: 1, Bottom: 2, Groups: 1}))
+	padOnly := must(pb.Graph())
 	valid := must(arch.Parse("net:1x6x6,conv2k3,maxpool2,flatten,dense3"))
 	edit := func(f func(g *arch.Graph)) *arch.Graph {
 		g := *valid
@@ -146,7 +150,9 @@ func TestModelErrors(t *testing.T) {
 		{"two inputs", edit(func(g *arch.Graph) { g.Nodes[3].Inputs = []int{1, 2} }), `node "2" (maxpool): 2 inputs, want 1`},
 		{"wrong width", edit(func(g *arch.Graph) { g.Nodes[5].In = arch.Flat(4) }), `node "4" (dense): input 4 has shape 18, the node expects 4`},
 		{"window", edit(func(g *arch.Graph) { g.Nodes[1].Window.Rows = nil }), `node "1" (conv): its window is not the geometry`},
-		{"pool pad", edit(func(g *arch.Graph) { g.Nodes[3].Window.Top = 1 }), `node "2" (maxpool): window 2x2 s2 p1,0,0,0: only square windows`},
+		{"pool window", edit(func(g *arch.Graph) { g.Nodes[3].Window.Top = 1 }), `node "2" (maxpool): its window is not the geometry`},
+		{"pool groups", edit(func(g *arch.Graph) { g.Nodes[3].Window.Groups = 2 }), `node "2" (maxpool): window 2x2 s2 p0 g2: pooling has one group`},
+		{"pool padding only", padOnly, `node "pool" (maxpool): window 2x2 s1 p1,0,2,0 d3x1 over 1x1x2: the windows of output row 0 lie in the padding only`},
 		{"op", edit(func(g *arch.Graph) { g.Nodes[4].Op = "softmax" }), `node "3" (softmax): operation "softmax" is not supported`},
 		{"unread", edit(func(g *arch.Graph) { g.Nodes[2].Inputs[0] = 0; g.Nodes[2].In = g.Nodes[0].Out }), `node "1" (conv): its output is never used`},
 	} {

@@ -1,20 +1,64 @@
 package nn
 
 import (
+	"math"
+
 	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/tensor"
 )
 
 // pool is a max or average pooling node (max pooling if max is set) over
-// the windows of w, which have no padding (PyTorch's nn.MaxPool2d and
-// nn.AvgPool2d without padding).
+// the windows of w, of any geometry with one group (PyTorch's
+// nn.MaxPool2d and nn.AvgPool2d, ONNX's MaxPool and AveragePool). Max
+// pooling ignores the padding (as if it held -inf) and, on ties, keeps
+// the first maximum in row-major order of the window. Average pooling
+// counts the padding as zeros and divides by kh·kw, or, with ExcludePad,
+// by the number of taps inside the input. checkNode has made sure every
+// window holds at least one input.
 type pool[T tensor.Float] struct {
 	w       arch.Window
 	max     bool
 	threads int
-	argmax  []int32 // per output value, the index of the maximum in its input plane
-	y, dx   []T
-	pass    poolPass[T]
+	// inv is, per output position of a plane, the factor of an average:
+	// 1 over its divisor.
+	inv    []T
+	argmax []int32 // per output value, the index of the maximum in its input plane
+	y, dx  []T
+	pass   poolPass[T]
+}
+
+// newPool returns the op of pooling node n.
+func newPool[T tensor.Float](n *arch.Node, threads int) *pool[T] {
+	p := &pool[T]{w: n.Window, max: n.Op == arch.OpMaxPool, threads: threads}
+	if p.max {
+		return p
+	}
+	w := &p.w
+	rows, cols := tapCounts(w.Rows, w.Out.H), tapCounts(w.Cols, w.Out.W)
+	p.inv = make([]T, w.Out.H*w.Out.W)
+	for oh := range w.Out.H {
+		for ow := range w.Out.W {
+			div := w.KH * w.KW
+			if w.ExcludePad {
+				div = rows[oh] * cols[ow]
+			}
+			p.inv[oh*w.Out.W+ow] = 1 / T(div)
+		}
+	}
+	return p
+}
+
+// tapCounts returns, for each of out output positions along an axis, the
+// number of kernel taps whose valid range (arch.Window's Rows or Cols)
+// holds it: the taps of its window that fall inside the input.
+func tapCounts(valid [][2]int, out int) []int {
+	n := make([]int, out)
+	for _, r := range valid {
+		for o := r[0]; o < r[1]; o++ {
+			n[o]++
+		}
+	}
+	return n
 }
 
 func (p *pool[T]) params() []*Param[T] { return nil }
@@ -33,7 +77,8 @@ func (p *pool[T]) forward(in [][]T, batch int) []T {
 }
 
 // backward routes each output gradient to its window's maximum, or spreads
-// it evenly over its window.
+// it over the taps of its window that lie inside the input, each getting
+// its share of the average.
 func (p *pool[T]) backward(dy []T, dx [][]T) {
 	if dx == nil {
 		return
@@ -76,16 +121,27 @@ func (t *poolPass[T]) Range(lo, hi int) {
 			}
 			continue
 		}
-		scale := 1 / T(w.KH*w.KH)
-		for oh := range w.Out.H {
-			for ow, g := range dy[oh*w.Out.W:][:w.Out.W] {
-				g *= scale
-				start := w.Corner(oh, ow)
-				for i := range w.KH {
-					row := dx[start+i*w.In.W:][:w.KH]
-					for j := range row {
-						row[j] += g
-					}
+		p.spreadPlane(dy, dx)
+	}
+}
+
+// spreadPlane adds to the input gradient dx of one plane each output
+// gradient of dy times its average's factor, at every tap of its window
+// inside the input.
+func (p *pool[T]) spreadPlane(dy, dx []T) {
+	w := &p.w
+	for oh := range w.Out.H {
+		g := dy[oh*w.Out.W:][:w.Out.W]
+		inv := p.inv[oh*w.Out.W:][:w.Out.W]
+		for ki, rows := range w.Rows {
+			if oh < rows[0] || oh >= rows[1] {
+				continue
+			}
+			row := dx[w.InputRow(oh, ki)*w.In.W:][:w.In.W]
+			for kj, cols := range w.Cols {
+				c0 := w.InputCol(0, kj)
+				for ow := cols[0]; ow < cols[1]; ow++ {
+					row[ow*w.SW+c0] += g[ow] * inv[ow]
 				}
 			}
 		}
@@ -94,53 +150,60 @@ func (t *poolPass[T]) Range(lo, hi int) {
 
 // forwardPlane pools one input plane x into y, recording the maxima's
 // positions in arg for max pooling. For each row of outputs it sweeps the
-// window offsets one by one over the whole row, so that consecutive steps
-// are independent and the unpredictable comparisons need no branches.
+// window's taps one by one, in row-major order, over the outputs whose
+// tap lies inside the input, so that consecutive steps are independent and
+// the unpredictable comparisons need no branches.
 func (p *pool[T]) forwardPlane(x, y []T, arg []int32) {
-	k, s, inW, outW := p.w.KH, p.w.SH, p.w.In.W, p.w.Out.W
-	for oh := range p.w.Out.H {
+	w := &p.w
+	outW := w.Out.W
+	for oh := range w.Out.H {
 		ys := y[oh*outW:][:outW]
 		var args []int32
 		if p.max {
 			args = arg[oh*outW:][:outW]
-		}
-		base := p.w.Corner(oh, 0)
-		for ow := range ys {
-			ys[ow] = x[base+ow*s]
-			if p.max {
-				args[ow] = int32(base + ow*s)
+			for ow := range ys {
+				ys[ow], args[ow] = T(math.Inf(-1)), -1
 			}
+		} else {
+			clear(ys)
 		}
-		for i := range k {
-			for j := range k {
-				if i == 0 && j == 0 {
+		for ki, rows := range w.Rows {
+			if oh < rows[0] || oh >= rows[1] {
+				continue
+			}
+			base := w.InputRow(oh, ki) * w.In.W
+			for kj, cols := range w.Cols {
+				off := base + w.InputCol(0, kj)
+				if p.max {
+					maxTap(x, ys[:cols[1]], args[:cols[1]], cols[0], off, w.SW)
 					continue
 				}
-				off := base + i*inW + j
-				if !p.max {
-					for ow := range ys {
-						ys[ow] += x[off+ow*s]
-					}
-					continue
-				}
-				for ow := range ys {
-					at := off + ow*s
-					v := x[at]
-					var above int32
-					if v > ys[ow] {
-						above = 1
-					}
-					args[ow] += (int32(at) - args[ow]) * above
-					ys[ow] = max(ys[ow], v)
+				for ow := cols[0]; ow < cols[1]; ow++ {
+					ys[ow] += x[off+ow*w.SW]
 				}
 			}
 		}
 		if !p.max {
-			scale := 1 / T(k*k)
-			for ow := range ys {
-				ys[ow] *= scale
+			for ow, f := range p.inv[oh*outW:][:outW] {
+				ys[ow] *= f
 			}
 		}
+	}
+}
+
+// maxTap takes, for outputs ow from lo to len(ys), the input x[off +
+// ow·stride] as the maximum ys[ow] if it is larger, or if no input was
+// taken yet (args[ow] < 0), recording its index in args.
+func maxTap[T tensor.Float](x, ys []T, args []int32, lo, off, stride int) {
+	for ow := lo; ow < len(ys); ow++ {
+		at := off + ow*stride
+		v := x[at]
+		var take int32
+		if v > ys[ow] || args[ow] < 0 {
+			take = 1
+		}
+		args[ow] += (int32(at) - args[ow]) * take
+		ys[ow] = max(ys[ow], v)
 	}
 }
 
