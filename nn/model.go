@@ -337,6 +337,15 @@ func (m *Model[T]) Forward(x []T, batch int) []T {
 	return m.out[len(m.out)-1]
 }
 
+// NodeOutput returns the values node id of the graph computed in the last
+// Forward (the input itself for node 0), batch samples one after the
+// other, in a buffer the model owns, valid until its next Forward. It is
+// nil before the first Forward and for a node the model runs fused with
+// its reader: a dense or conv node whose only reader is a ReLU (read the
+// ReLU's output) and a scale node its add applies. It panics if id is not
+// a node of the graph.
+func (m *Model[T]) NodeOutput(id int) []T { return m.out[id] }
+
 // Backward runs the graph backwards from dy, the gradient with respect to
 // the last Forward's output, and adds the parameters' gradients to their
 // Grad. It may overwrite dy. It computes, and returns, the gradient with

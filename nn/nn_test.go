@@ -277,3 +277,29 @@ func TestTrainConvToy(t *testing.T) {
 		t.Errorf("conv toy: loss %v after 200 SGD steps, want < 0.05", loss)
 	}
 }
+
+// TestNodeOutput checks that NodeOutput gives each unfused node's values
+// of the last Forward: the input for node 0, a ReLU's output equal to the
+// rectified dense output computed by hand, nil for a dense node fused with
+// its ReLU.
+func TestNodeOutput(t *testing.T) {
+	m := model[float64]("fc:2-3-1")
+	g := m.Graph()
+	w := param(m, g.Nodes[1].Name+".weight")
+	b := param(m, g.Nodes[1].Name+".bias")
+	copy(w.Data, []float64{1, -1, 2, 0.5, -3, 1})
+	copy(b.Data, []float64{0.25, 0, -1})
+	x := []float64{1, 2}
+	m.Forward(x, 1)
+	if got := m.NodeOutput(0); !slices.Equal(got, x) {
+		t.Errorf("node 0: %v, want the input %v", got, x)
+	}
+	if got := m.NodeOutput(1); got != nil {
+		t.Errorf("dense node fused with its ReLU: %v, want nil", got)
+	}
+	// w is [out, in]: z = (1-2+0.25, 2+1+0, -3+2-1) = (-0.75, 3, -2).
+	want := []float64{0, 3, 0}
+	if got := m.NodeOutput(2); !slices.Equal(got, want) {
+		t.Errorf("ReLU node: %v, want %v", got, want)
+	}
+}
