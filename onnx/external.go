@@ -42,9 +42,11 @@ func (d decoder) external(p *onnxpb.TensorProto, n int64, size int) ([]byte, err
 }
 
 // parseExtent reads the location, offset and length entries of
-// external_data; it ignores the others ("checksum").
+// external_data; it ignores the others ("checksum"). An offset or length
+// that is not a byte count is an error naming the location.
 func parseExtent(entries []*onnxpb.StringStringEntryProto) (extent, error) {
 	e := extent{length: -1}
+	var bad *onnxpb.StringStringEntryProto
 	for _, kv := range entries {
 		var err error
 		switch kv.GetKey() {
@@ -55,12 +57,15 @@ func parseExtent(entries []*onnxpb.StringStringEntryProto) (extent, error) {
 		case "length":
 			e.length, err = parseSize(kv.GetValue())
 		}
-		if err != nil {
-			return extent{}, fmt.Errorf("external_data %s %q: want a byte count >= 0", kv.GetKey(), kv.GetValue())
+		if err != nil && bad == nil {
+			bad = kv
 		}
 	}
 	if e.location == "" {
 		return extent{}, fmt.Errorf("external data without a location: want an external_data entry \"location\"")
+	}
+	if bad != nil {
+		return extent{}, fmt.Errorf("external data %q: %s %q: want a byte count >= 0", e.location, bad.GetKey(), bad.GetValue())
 	}
 	return e, nil
 }
