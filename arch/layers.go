@@ -18,7 +18,8 @@ const (
 	GlobalAvgPool Kind = "gap"      // average over all positions, C x H x W -> C
 	Flatten       Kind = "flatten"  // C x H x W -> C*H*W
 	Residual      Kind = "residual" // skip(x) + eta * module(x), then a ReLU if PostReLU
-	Norm          Kind = "norm"     // a normalization placeholder
+	Norm          Kind = "norm"     // a normalization (batch norm or a placeholder)
+	Affine        Kind = "affine"   // a per-channel affine node, and the ReLU after it if any
 	// Other is a part of the graph with none of the shapes above (a ReLU
 	// that follows no weighted node, a join that is not a residual block):
 	// the theory has no law for it and says so.
@@ -26,18 +27,19 @@ const (
 )
 
 // Layer is a layer as a user thinks of it, recognized in a Graph: a
-// weighted node with its ReLU, a pooling or flatten node, or a residual
-// block, the subgraph from a fork to the add that joins its two paths.
+// weighted or affine node with its ReLU, a pooling, flatten or
+// normalization node, or a residual block, the subgraph from a fork to the
+// add that joins its two paths.
 // Layers partition the graph's nodes after the input, in order.
 type Layer struct {
 	Kind Kind
-	// Node is the layer's principal node: the dense or conv node of a
-	// weighted layer, the add of a residual block, the node itself
+	// Node is the layer's principal node: the dense, conv or affine node
+	// of a layer with a ReLU, the add of a residual block, the node itself
 	// otherwise (the first node of an Other layer).
 	Node *Node
 	// Nodes are the IDs of all of the layer's nodes, in order.
 	Nodes []int
-	// ReLU says a weighted layer's node is followed by a ReLU.
+	// ReLU says a weighted or affine layer's node is followed by a ReLU.
 	ReLU bool
 	// Module is a residual block's branch N: its weighted layers, in order.
 	Module []Layer
@@ -127,6 +129,11 @@ func (l *Layer) String() string {
 		return l.residualString()
 	case Norm:
 		return fmt.Sprintf("norm(%s)", l.Node.Norm)
+	case Affine:
+		if l.ReLU {
+			return "affine:relu"
+		}
+		return "affine"
 	}
 	return fmt.Sprintf("other(nodes %d-%d)", l.Nodes[0], l.Nodes[len(l.Nodes)-1])
 }
@@ -204,15 +211,12 @@ func (r *recognizer) single(cur, i, next int) Layer {
 		return l
 	}
 	switch n.Op {
-	case OpDense, OpConv:
+	case OpDense:
 		l.Kind = Dense
-		if n.Op == OpConv {
-			l.Kind = Conv
-		}
-		if next >= 0 && r.only(i, next) && r.g.Nodes[next].Op == OpReLU {
-			l.ReLU = true
-			l.Nodes = append(l.Nodes, next)
-		}
+	case OpConv:
+		l.Kind = Conv
+	case OpAffine:
+		l.Kind = Affine
 	case OpMaxPool:
 		l.Kind = MaxPool
 	case OpAvgPool:
@@ -225,6 +229,10 @@ func (r *recognizer) single(cur, i, next int) Layer {
 		l.Kind = Norm
 	default:
 		l.Kind = Other
+	}
+	if (l.HasWeights() || l.Kind == Affine) && next >= 0 && r.only(i, next) && r.g.Nodes[next].Op == OpReLU {
+		l.ReLU = true
+		l.Nodes = append(l.Nodes, next)
 	}
 	return l
 }
