@@ -95,7 +95,7 @@ func FitTensor(values []float64, fanIn, fanOut int) Fit {
 	}
 	f.KSCritical = 1.358 / math.Sqrt(float64(min(f.N, ksMaxValues)))
 	if lo == hi {
-		return constantFit(f, lo)
+		return constantFit(f, lo+0) // +0 turns -0 into 0
 	}
 	m := centralMoments(vals, max(-lo, hi))
 	f.Mean = m.scale * m.mean

@@ -311,6 +311,7 @@ func TestFitEdgeCases(t *testing.T) {
 		finite int
 	}{
 		{make([]float64, 1000), 0, 0, 1000},
+		{[]float64{math.Copysign(0, -1), 0}, 0, 0, 2},
 		{[]float64{0.5, 0.5, 0.5, math.NaN()}, 0.5, 1, 3},
 		{[]float64{-3}, -3, 1, 1},
 	} {
@@ -318,6 +319,9 @@ func TestFitEdgeCases(t *testing.T) {
 		if !f.Constant || f.Family != Zero || f.Mean != c.mean || f.Var != 0 || f.MeanSE != 0 || f.C != 0 ||
 			f.CLow != 0 || f.CHigh != 0 || f.KS != c.ks || f.N != c.finite || !math.IsNaN(f.Kurtosis) {
 			t.Errorf("constant %v: %+v", c.in, f)
+		}
+		if math.Signbit(f.Mean) && f.Mean == 0 {
+			t.Errorf("constant %v: mean -0", c.in)
 		}
 		if f.KSCritical != 1.358/math.Sqrt(float64(c.finite)) {
 			t.Errorf("constant %v: critical value %v", c.in, f.KSCritical)
