@@ -272,6 +272,9 @@ func (l *lowering) start() error {
 		}
 		return fmt.Errorf("the model has %d inputs %v that are not initializers: the audit needs exactly one (the network's input)", len(inputs), names)
 	}
+	if len(g.Outputs) == 0 {
+		return fmt.Errorf("the model has no outputs: the audit needs one")
+	}
 	in := inputs[0]
 	l.out.Input = in
 	shape, err := archShape(in.Shape)
@@ -295,9 +298,13 @@ func (l *lowering) start() error {
 
 // archShape maps an ONNX activation shape, batch first, to an arch shape.
 func archShape(s []int64) (arch.Shape, error) {
+	size := int64(1)
 	for i, d := range s[min(1, len(s)):] {
 		if d < 1 || d > math.MaxInt32 {
 			return arch.Shape{}, fmt.Errorf("shape %v: dimension %d is %d: a known size >= 1 is needed (only the batch may be symbolic)", s, i+1, d)
+		}
+		if size *= d; size > math.MaxInt32 { // before C*H*W can overflow
+			return arch.Shape{}, fmt.Errorf("shape %v: more than %d values per sample", s, math.MaxInt32)
 		}
 	}
 	switch len(s) {

@@ -53,7 +53,7 @@ func (l *lowering) gemm(n *onnx.Node) error {
 	}
 	var bias []float64
 	if hasBias {
-		if bias, err = perChannel(c, out, "C"); err != nil {
+		if bias, err = broadcastChannel(c, 2, out, "C"); err != nil {
 			return err
 		}
 		scaleAll(bias, float64(beta))
@@ -178,6 +178,19 @@ func perChannel(t *onnx.Tensor, c int, what string) ([]float64, error) {
 	return slices.Clone(t.Float), nil
 }
 
+// broadcastChannel returns a constant that ONNX's broadcasting against an
+// activation of the given rank makes one value per channel (axis 1) of c
+// channels, or a single value: its dims, aligned to the activation's last
+// ones, are all 1 but the channel axis's.
+func broadcastChannel(t *onnx.Tensor, rank, c int, what string) ([]float64, error) {
+	for i, d := range t.Dims {
+		if axis := rank - len(t.Dims) + i; d != 1 && (axis != 1 || d != c) {
+			return nil, unsupported("%s %q of shape %v broadcasts along axis %d of the [batch, %d, ...] activation: only one value per channel (axis 1) or a single value is supported", what, t.Name, t.Dims, axis, c)
+		}
+	}
+	return perChannel(t, c, what)
+}
+
 func scaleAll(v []float64, a float64) {
 	if a == 1 {
 		return
@@ -289,7 +302,7 @@ func (l *lowering) add(n *onnx.Node) error {
 // reader, otherwise an affine node.
 func (l *lowering) addBias(n *onnx.Node, x value, name string, c *onnx.Tensor) error {
 	channels := int(x.shape[1])
-	shift, err := perChannel(c, channels, "constant")
+	shift, err := broadcastChannel(c, len(x.shape), channels, "constant")
 	if err != nil {
 		return err
 	}
@@ -382,7 +395,7 @@ func (l *lowering) mul(n *onnx.Node) error {
 		l.setActivation(n, id, a.shape)
 		return nil
 	}
-	scale, err := perChannel(c, int(a.shape[1]), "constant")
+	scale, err := broadcastChannel(c, len(a.shape), int(a.shape[1]), "constant")
 	if err != nil {
 		return err
 	}

@@ -16,13 +16,13 @@ import (
 // must be an [N, C, H, W] or [N, C, L] activation, and the zero padding of
 // a Pad node it reads through, if any.
 func (l *lowering) windowInput(n *onnx.Node) (value, *pendingPad, error) {
-	var pad *pendingPad
-	if p, ok := l.pads[n.Inputs[0]]; ok {
-		pad = &p
-	}
 	x, err := l.activation(n, 0)
 	if err != nil {
 		return value{}, nil, err
+	}
+	var pad *pendingPad
+	if p, ok := l.pads[n.Inputs[0]]; ok {
+		pad = &p
 	}
 	switch len(x.shape) {
 	case 3, 4:
