@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"runtime"
 	"testing"
 
 	"github.com/initscope/initscope/num"
@@ -430,53 +429,5 @@ func TestConvCoverage(t *testing.T) {
 		if !near(float64(l.Gain), c.want, 1e-14) || l.MeanExact != c.exact {
 			t.Errorf("%s: gain %v (exact %v), want %v (%v)", c.spec, l.Gain, l.MeanExact, c.want, c.exact)
 		}
-	}
-}
-
-// TestAxisCoverage checks the O(k) coverage against a direct count of the
-// windows over every input, for every small geometry, and that a tall
-// axis costs no memory of its length (it used to allocate one int per
-// input: 2 GB for a 1 x 2^28 x 1 input).
-func TestAxisCoverage(t *testing.T) {
-	direct := func(nIn, nOut, k, s, p int) (float64, bool) {
-		cover := make([]int, nIn)
-		total := 0
-		for i := 0; i < nOut; i++ {
-			for r := max(i*s-p, 0); r <= min(i*s-p+k-1, nIn-1); r++ {
-				cover[r]++
-				total++
-			}
-		}
-		equal := true
-		for _, c := range cover {
-			equal = equal && c == cover[0]
-		}
-		return float64(total) / float64(k*nOut), equal
-	}
-	for nIn := 1; nIn <= 40; nIn++ {
-		for k := 1; k <= 9; k++ {
-			for s := 1; s <= 5; s++ {
-				for p := 0; p < k; p++ {
-					if nIn+2*p < k {
-						continue
-					}
-					nOut := (nIn+2*p-k)/s + 1
-					f, eq := axisCoverage(nIn, nOut, k, s, p)
-					wf, weq := direct(nIn, nOut, k, s, p)
-					if f != wf || eq != weq {
-						t.Errorf("n=%d k=%d s=%d p=%d: coverage %v (equal %v), direct %v (%v)", nIn, k, s, p, f, eq, wf, weq)
-					}
-				}
-			}
-		}
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	if f, eq := axisCoverage(1<<26, 1<<26, 3, 1, 1); f != 1-2.0/(3<<26) || eq {
-		t.Errorf("coverage of a 2^26 axis: %v (equal %v)", f, eq)
-	}
-	runtime.ReadMemStats(&after)
-	if b := after.TotalAlloc - before.TotalAlloc; b > 1<<16 {
-		t.Errorf("coverage of a 2^26 axis allocated %d bytes", b)
 	}
 }

@@ -514,5 +514,12 @@ func (w *walker) residual(out *Layer, l arch.Layer) meanMap {
 		w.rhoLo = -1
 	}
 	w.l4 = math.Min(1, 6/float64(l.Out.Size()))
+	// The module's weights, and a projection's, are i.i.d. across output
+	// channels; an identity skip keeps the stream's law. Flipping the last
+	// layers of both paths negates y when they end linear, and an identity
+	// skip with a linear module end keeps a symmetric stream symmetric
+	// (the module's first layer absorbs the input's sign).
+	w.exchangeable = w.exchangeable || !bl.identity()
+	w.symmetric = !bl.post && !bl.endReLU() && (bl.skipSymmetric() || bl.identity() && w.symmetric)
 	return mm
 }

@@ -40,7 +40,9 @@ package theory
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/initscope/initscope/num"
 
@@ -60,6 +62,28 @@ type Options struct {
 	// of the first layer for non-Gaussian weights. 0 means unknown: the
 	// spread-out value 6/n0 of a ReLU-like vector is used instead.
 	InputL4 float64
+	// Nodes holds what is known of single nodes' parameters, by node ID
+	// (arch.Node.ID, the principal node of a layer): the law of a dense
+	// or conv node whose weights differ from Init, the moments of an
+	// affine node's scales and shifts.
+	Nodes map[int]NodeParams
+}
+
+// NodeParams is what is known of one node's parameters when they differ from Options.Init.
+type NodeParams struct {
+	// Init is the weight and bias law of a dense or conv node (nil: Options.Init).
+	Init *weightinit.Init
+	// ScaleSquare and ShiftSquare are the mean squares of an affine node's per-channel scale and shift; Known says they are given.
+	ScaleSquare, ShiftSquare float64
+	Known                    bool
+}
+
+// initOf returns the weight and bias law of node id: its own, or Init.
+func (opt Options) initOf(id int) weightinit.Init {
+	if p := opt.Nodes[id]; p.Init != nil {
+		return *p.Init
+	}
+	return opt.Init
 }
 
 // The verdicts.
@@ -247,7 +271,29 @@ func (opt Options) validate(g *arch.Graph) error {
 	if g == nil || len(g.Nodes) < 2 {
 		return fmt.Errorf("net: no layers")
 	}
-	w, b := opt.Init.Weight, opt.Init.Bias
+	if err := opt.checkNodes(g); err != nil {
+		return err
+	}
+	if opt.usesInit(g) {
+		if err := checkInit(opt.Init); err != nil {
+			return err
+		}
+	}
+	if math.IsNaN(opt.M0) || math.IsInf(opt.M0, 0) || opt.M0 < 0 {
+		return fmt.Errorf("M0 %v: must be finite and >= 0", opt.M0)
+	}
+	if b := opt.Init.Bias; opt.usesInit(g) && !b.IsZero() && opt.M0 == 0 {
+		return fmt.Errorf("M0: the biases are nonzero (%s), so E[M] depends on the input: give M0 = ||x||^2/n0 > 0", b)
+	}
+	if math.IsNaN(opt.InputL4) || opt.InputL4 < 0 || opt.InputL4 > 1 {
+		return fmt.Errorf("InputL4 %v: ||x||_4^4/||x||_2^4 lies in (0, 1]; 0 means unknown", opt.InputL4)
+	}
+	return opt.checkVariances(g)
+}
+
+// checkInit checks that a weight and bias law is one the theory handles.
+func checkInit(in weightinit.Init) error {
+	w, b := in.Weight, in.Bias
 	if !w.Family.Valid() || w.IsZero() {
 		return fmt.Errorf("weight law %q: want a nonzero symmetric law", w)
 	}
@@ -262,16 +308,64 @@ func (opt Options) validate(g *arch.Graph) error {
 			return fmt.Errorf("%s variance %v: must be finite and >= 0", r.what, r.rule.C)
 		}
 	}
-	if math.IsNaN(opt.M0) || math.IsInf(opt.M0, 0) || opt.M0 < 0 {
-		return fmt.Errorf("M0 %v: must be finite and >= 0", opt.M0)
+	return nil
+}
+
+// usesInit reports whether some dense or conv node of g has no law of its
+// own in Nodes, so that Init applies to it. (A net without such nodes
+// counts as using it: Init is then checked as before Nodes existed.)
+func (opt Options) usesInit(g *arch.Graph) bool {
+	weighted := false
+	for i := range g.Nodes {
+		if g.Nodes[i].HasWeights() {
+			weighted = true
+			if opt.Nodes[i].Init == nil {
+				return true
+			}
+		}
 	}
-	if !b.IsZero() && opt.M0 == 0 {
-		return fmt.Errorf("M0: the biases are nonzero (%s), so E[M] depends on the input: give M0 = ||x||^2/n0 > 0", b)
+	return !weighted
+}
+
+// checkNodes checks Nodes against the net: every ID is a node of g, laws
+// are given for dense and conv nodes only and are valid (with M0 given
+// when their biases are nonzero), and moments for affine nodes only, finite
+// and >= 0. It checks the nodes in order of ID, so that the first error is
+// always the same.
+func (opt Options) checkNodes(g *arch.Graph) error {
+	for _, id := range slices.Sorted(maps.Keys(opt.Nodes)) {
+		p := opt.Nodes[id]
+		if id < 0 || id >= len(g.Nodes) {
+			return fmt.Errorf("node parameters for node %d: the net has nodes 0 to %d", id, len(g.Nodes)-1)
+		}
+		n := &g.Nodes[id]
+		if p.Init != nil {
+			if !n.HasWeights() {
+				return fmt.Errorf("node %q (%s): a weight law is given, but the node has no weights", n.Name, n.Op)
+			}
+			if err := checkInit(*p.Init); err != nil {
+				return fmt.Errorf("node %q: %v", n.Name, err)
+			}
+			if b := p.Init.Bias; !b.IsZero() && opt.M0 == 0 {
+				return fmt.Errorf("node %q: M0: the biases are nonzero (%s), so E[M] depends on the input: give M0 = ||x||^2/n0 > 0", n.Name, b)
+			}
+		}
+		if p.Known && n.Op != arch.OpAffine {
+			return fmt.Errorf("node %q (%s): scale and shift moments are given, but the node is not affine", n.Name, n.Op)
+		}
+		if !p.Known && (p.ScaleSquare != 0 || p.ShiftSquare != 0) {
+			return fmt.Errorf("node %q: scale and shift moments %g, %g are set but Known is false", n.Name, p.ScaleSquare, p.ShiftSquare)
+		}
+		for _, v := range []struct {
+			what string
+			x    float64
+		}{{"scale", p.ScaleSquare}, {"shift", p.ShiftSquare}} {
+			if math.IsNaN(v.x) || math.IsInf(v.x, 0) || v.x < 0 {
+				return fmt.Errorf("node %q: mean square of the %s %v: must be finite and >= 0", n.Name, v.what, v.x)
+			}
+		}
 	}
-	if math.IsNaN(opt.InputL4) || opt.InputL4 < 0 || opt.InputL4 > 1 {
-		return fmt.Errorf("InputL4 %v: ||x||_4^4/||x||_2^4 lies in (0, 1]; 0 means unknown", opt.InputL4)
-	}
-	return opt.checkVariances(g)
+	return nil
 }
 
 // checkVariances refuses laws whose variance for some weighted node float64
@@ -285,10 +379,11 @@ func (opt Options) checkVariances(g *arch.Graph) error {
 			continue
 		}
 		fi, fo := n.FanIn(), n.FanOut()
+		in := opt.initOf(n.ID)
 		for _, l := range []struct {
 			what string
 			law  weightinit.Law
-		}{{"weight", opt.Init.Weight}, {"bias", opt.Init.Bias}} {
+		}{{"weight", in.Weight}, {"bias", in.Bias}} {
 			if l.law.IsZero() {
 				continue
 			}

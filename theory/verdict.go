@@ -363,7 +363,7 @@ func (w *walker) fm2() FM2 {
 	f := FM2{
 		LogVar: num.Number(e.fm2), LogVarTotal: num.Unknown, Beta: w.beta, FiveBeta: 5 * w.beta,
 		Exact: w.fm2Exact, UpperBound: w.fm2Upper, Terms: w.plainReLUs + len(w.blocks) - w.fm2Unknown,
-		UnknownLayers: w.fm2Unknown + w.noGain.total(), OKBelow: FM2OKBelow, FailingFrom: FM2FailingFrom,
+		UnknownLayers: w.fm2Unknown + w.fm2Missing + w.noGain.total(), OKBelow: FM2OKBelow, FailingFrom: FM2FailingFrom,
 	}
 	for _, bl := range w.blocks {
 		// An identity block ending in a ReLU contributes its largest

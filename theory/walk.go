@@ -38,6 +38,9 @@ type meanMap struct {
 	// homogeneous says the map is m -> m + const (no bias terms), so its
 	// factor does not depend on m.
 	homogeneous bool
+	// constant says the map does not depend on m at all (a batch norm):
+	// it applies even where E[M_{j-1}] is unknown.
+	constant bool
 }
 
 // apply maps an interval of ln E[M_{j-1}]/M_0.
@@ -116,10 +119,14 @@ type walker struct {
 	logExact        bool
 	logVarUpper     bool
 
-	// The FM2 statistic: exactness and kind of the per-layer terms.
+	// The FM2 statistic: exactness and kind of the per-layer terms;
+	// fm2Unknown counts the residual blocks without a term, fm2Missing the
+	// other layers with a known mean whose fluctuations are left out (a
+	// ReLU after an affine node).
 	fm2Exact   bool
 	fm2Upper   bool
 	fm2Unknown int
+	fm2Missing int
 
 	beta      float64
 	deadLog   float64 // ln P(no plain ReLU layer dead)
@@ -131,6 +138,14 @@ type walker struct {
 	rhoLo float64
 	// l4 estimates ||x||_4^4/||x||_2^4 of the current activation.
 	l4 float64
+	// exchangeable says the law of the current activation does not change
+	// when its channels are permuted (so every channel has the same
+	// E[mean square]): true after a dense or conv layer, whose weights are
+	// i.i.d. across output channels, and kept by layers that treat every
+	// channel alike. symmetric says its law does not change when it is
+	// negated (so every channel has mean 0): true after a linear dense or
+	// conv layer, whose weights are symmetric. The input is neither.
+	exchangeable, symmetric bool
 
 	// relus records the plain ReLU layers for the empirical variance;
 	// pendA and pendB are the conditional-mean map since the last of them.
@@ -185,24 +200,29 @@ func (w *walker) step(i int, l arch.Layer) Layer {
 		mm, known = w.weighted(&out, l), true
 	case arch.Residual:
 		mm, known = w.residual(&out, l), true
+	case arch.Affine:
+		mm, known = w.affineLayer(&out, l)
 	case arch.Flatten:
 		out.Kind = "flatten"
 		id := func(m float64) float64 { return m }
 		mm, known = meanMap{lo: id, hi: id, exact: true, homogeneous: true}, true
 		w.composeAffine(0, math.Inf(-1), true)
 		w.onlyDense = w.onlyDense && !l.In.Spatial
+		// The units of a flattened feature map are positions too, which
+		// borders make unequal.
+		w.exchangeable = w.exchangeable && l.In.H*l.In.W == 1
 	case arch.MaxPool, arch.AvgPool, arch.GlobalAvgPool:
 		out.Kind = string(l.Kind)
 		w.unknown(&out, l, "pooling", "pooling layer", "no closed form for the mean factor of pooling: measure it with probe")
 		if w.rhoLo >= 0 { // pooling keeps a stream nonnegative
 			w.rhoLo = 0
 		}
+		// Every channel is pooled alike; an average of a symmetric
+		// stream is symmetric, a maximum is not.
+		w.symmetric = w.symmetric && l.Kind != arch.MaxPool
 	case arch.Norm:
 		out.Kind = string(l.Kind)
-		w.unknown(&out, l, "normalization", "normalization layer",
-			fmt.Sprintf("no closed form for a normalization layer (%s): measure it with probe", l.Node.Norm))
-		w.noFM2.add("normalization layer")
-		w.rhoLo = -1
+		mm, known = w.norm(&out, l)
 	default: // arch.Other: a part of the graph that is no layer the theory knows
 		out.Kind = string(arch.Other)
 		out.Width, out.FanIn = 0, 0
@@ -210,8 +230,9 @@ func (w *walker) step(i int, l arch.Layer) Layer {
 			fmt.Sprintf("no closed form for nodes %d-%d (%s), which form no layer the theory knows: measure them with probe", l.Nodes[0], l.Nodes[len(l.Nodes)-1], opsOf(w.g, l.Nodes)))
 		w.noFM2.add("unrecognized part")
 		w.rhoLo = -1
+		w.exchangeable, w.symmetric = false, false
 	}
-	if known && prev.known() {
+	if known && (prev.known() || mm.constant) {
 		w.mean = mm.apply(prev)
 		w.meanExact = w.meanExact && mm.exact && prev.isPoint()
 	} else {
@@ -285,12 +306,16 @@ type law struct {
 	// gaussian says the second moments are exact: Gaussian weights, zero or
 	// Gaussian biases, a dense layer.
 	gaussian bool
+	// discrete says the pre-activations have a discrete law: Rademacher
+	// weights with zero or Rademacher biases.
+	discrete bool
 	// zeroBias says there are no biases.
 	zeroBias bool
 	// cover is the conv coverage factor (1 for dense), coverExact whether
-	// it is exact.
+	// it is exact; lnFanV is ln(fan_in * v), c before the coverage.
 	cover      float64
 	coverExact bool
+	lnFanV     float64
 	// relu says a ReLU follows the layer; width is its width for the
 	// fluctuation theory (units or output channels).
 	relu  bool
@@ -314,8 +339,10 @@ func (lw law) gain() (lnA, lnB float64) {
 	return lnOf(lw.c*h, lw.lnC+math.Log(h)), lnOf(lw.beta*h, lw.lnBeta+math.Log(h))
 }
 
+// lawOf returns the law of a dense or conv layer's weights: its node's own
+// (Options.Nodes) or Options.Init.
 func (w *walker) lawOf(l arch.Layer) law {
-	in := w.opt.Init
+	in := w.opt.initOf(l.Node.ID)
 	fi, fo := l.FanIn(), l.FanOut()
 	lw := law{v: in.Weight.Variance(fi, fo), kappa: in.Weight.Family.Kurtosis(), kappaB: 3, cover: 1, coverExact: true, relu: l.ReLU, width: l.Width()}
 	lw.zeroBias = in.Bias.IsZero()
@@ -328,14 +355,23 @@ func (w *walker) lawOf(l arch.Layer) law {
 	if l.Kind == arch.Conv {
 		lw.cover, lw.coverExact = coverage(l)
 	}
+	lw.lnFanV = lnOf(float64(fi)*lw.v, math.Log(float64(fi))+math.Log(lw.v))
 	lw.c = float64(fi) * lw.v * lw.cover
 	lw.lnC = lnOf(lw.c, math.Log(float64(fi))+math.Log(lw.v)+math.Log(lw.cover))
 	lw.gaussian = l.Kind == arch.Dense && lw.kappa == 3 && (lw.zeroBias || lw.kappaB == 3)
+	lw.discrete = in.Weight.Family == weightinit.Rademacher && (lw.zeroBias || in.Bias.Family == weightinit.Rademacher)
 	return lw
 }
 
-// lnCUncovered is ln(fan_in * v), c without the conv coverage.
-func (lw law) lnCUncovered() float64 { return lnOf(lw.c/lw.cover, lw.lnC-math.Log(lw.cover)) }
+// lnCUncovered is ln(fan_in * v), c without the conv coverage (taken from
+// c where it can be, to the last bit as it always was; a conv whose taps
+// all land in the padding has c = 0, which says nothing of the weights).
+func (lw law) lnCUncovered() float64 {
+	if lw.cover == 0 {
+		return lw.lnFanV
+	}
+	return lnOf(lw.c/lw.cover, lw.lnC-math.Log(lw.cover))
+}
 
 // describe fills the law fields of a layer's prediction.
 func (lw law) describe(out *Layer, fanIn int) {
@@ -344,56 +380,112 @@ func (lw law) describe(out *Layer, fanIn int) {
 	out.Kurtosis = num.Number(lw.kappa)
 }
 
-// coverage returns the factor by which zero padding and strides scale the mean
-// of a conv layer: the fraction of kernel taps that land inside the input,
-// averaged over output positions, which is exact when every input pixel is
-// covered by equally many windows and otherwise assumes that the input's
-// energy is spread evenly over positions.
+// coverage returns the factor by which zero padding, strides and dilations
+// scale the mean of a conv layer: the fraction of kernel taps that land
+// inside the input, averaged over output positions, which is the product of
+// the fractions along the two axes. It is exact when every input pixel is
+// under equally many taps (see below) and otherwise assumes that the
+// input's energy is spread evenly over positions. Channel groups do not
+// change it: an output reads C_in/groups channels at each tap, which its
+// fan-in counts.
 func coverage(l arch.Layer) (f float64, exact bool) {
 	win := l.Window()
-	fh, eh := axisCoverage(l.In.H, l.Out.H, win.KH, win.SH, win.Top)
-	fw, ew := axisCoverage(l.In.W, l.Out.W, win.KW, win.SW, win.Left)
-	return fh * fw, eh && ew && win.IsSquare()
+	h := newAxis(l.In.H, l.Out.H, win.KH, win.SH, win.DH, win.Top)
+	w := newAxis(l.In.W, l.Out.W, win.KW, win.SW, win.DW, win.Left)
+	f = h.fraction() * w.fraction()
+	// A pixel is under count_h(row) count_w(col) taps: equal counts for
+	// all pixels need equal counts along each axis, unless some axis has
+	// none at all (every tap in the padding: the output is the bias alone).
+	return f, f == 0 || h.even() && w.even()
 }
 
-// axisCoverage is coverage along one axis of nIn inputs and nOut outputs,
-// in O(k) time and memory whatever the axis's length. Window i covers the
-// inputs [i s - p, i s - p + k - 1] clipped to [0, nIn); only the m windows
-// nearest each border can be clipped, the others cover k inputs each. The
-// number of windows covering input r, count(r), changes only where a window
-// starts or ends, and away from the borders it repeats with period s, so
-// count is constant on [0, nIn) iff it is constant at r = 0 and where the
-// windows nearest the borders start and end.
-func axisCoverage(nIn, nOut, k, s, p int) (float64, bool) {
-	m := (k+p+s-1)/s + 2
-	border := func(yield func(int) bool) {
-		for i := 0; i < nOut; i++ {
-			if i == m && nOut-m > m {
-				i = nOut - m
-			}
-			if !yield(i) {
-				return
+// axis is one axis of a window: n inputs, out outputs, k taps with stride
+// s and dilation d, and p padding before the first input (the padding after
+// the last one only sets out). Tap t of output i reads input
+// i s - p + t d, a zero in the padding when that is outside [0, n).
+type axis struct {
+	n, out, k, s, d, p int
+	// g is gcd(d, s) and inv the inverse of d/g modulo s/g, for count.
+	g, inv int
+}
+
+func newAxis(n, out, k, s, d, p int) axis {
+	a := axis{n: n, out: out, k: k, s: s, d: d, p: p, g: gcd(d, s)}
+	a.inv = inverse(d/a.g, s/a.g)
+	return a
+}
+
+// fraction is the share of the out * k taps that read an input, in O(k):
+// tap t reads one for the outputs i with 0 <= i s - p + t d < n.
+func (a axis) fraction() float64 {
+	inside := 0
+	for t := range a.k {
+		off := t*a.d - a.p
+		lo, hi := max(0, ceilDiv(-off, a.s)), min(a.out-1, floorDiv(a.n-1-off, a.s))
+		inside += max(0, hi-lo+1)
+	}
+	return float64(inside) / (float64(a.k) * float64(a.out))
+}
+
+// count is the number of taps that read input r, in O(1): the t in [0, k)
+// with i = (r + p - t d)/s an integer in [0, out). The integrality says
+// t d = r + p modulo s, which has solutions iff g = gcd(d, s) divides r + p,
+// and then they are one residue class t0 modulo s/g; the range of i bounds
+// t to [lo, hi].
+func (a axis) count(r int) int {
+	c := r + a.p
+	if c%a.g != 0 {
+		return 0
+	}
+	m := a.s / a.g
+	t0 := (c / a.g % m) * a.inv % m
+	lo, hi := max(0, ceilDiv(c-(a.out-1)*a.s, a.d)), min(a.k-1, floorDiv(c, a.d))
+	if lo > hi {
+		return 0
+	}
+	return floorDiv(hi-t0, m) - floorDiv(lo-1-t0, m)
+}
+
+// even reports whether every input is read by equally many taps, in time
+// that does not grow with n beyond the window's extent and stride. On the
+// interior [lo, hi], where every tap's output index lies in [0, out), the
+// count depends only on r modulo s, so one period of it is checked there,
+// and every input outside it.
+func (a axis) even() bool {
+	lo, hi := max(0, (a.k-1)*a.d-a.p), (a.out-1)*a.s-a.p
+	first := a.count(0)
+	for r := 0; r < a.n; r++ {
+		if r == lo+a.s && r <= hi {
+			r = hi + 1
+			if r >= a.n {
+				break
 			}
 		}
-	}
-	count := func(r int) int {
-		lo := max(0, ceilDiv(r+p-k+1, s))
-		hi := min(nOut-1, floorDiv(r+p, s))
-		return max(0, hi-lo+1)
-	}
-	total, windows, first, equal := 0, 0, count(0), true
-	for i := range border {
-		a, b := i*s-p, i*s-p+k-1
-		total += max(0, min(b, nIn-1)-max(a, 0)+1)
-		windows++
-		for _, r := range []int{a, b + 1} {
-			if r >= 0 && r < nIn {
-				equal = equal && count(r) == first
-			}
+		if a.count(r) != first {
+			return false
 		}
 	}
-	total += k * (nOut - windows)
-	return float64(total) / float64(k*nOut), equal
+	return true
+}
+
+// gcd is the greatest common divisor of a, b >= 1.
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// inverse returns the inverse of x modulo m >= 1, for x coprime to m
+// (0 when m is 1), by the extended Euclidean algorithm.
+func inverse(x, m int) int {
+	a, b, u, v := x%m, m, 1, 0
+	for b != 0 {
+		q := a / b
+		a, b = b, a-q*b
+		u, v = v, u-q*v
+	}
+	return (u%m + m) % m
 }
 
 // floorDiv and ceilDiv divide rounding down and up, for b > 0.
@@ -500,27 +592,26 @@ func (w *walker) weighted(out *Layer, l arch.Layer) meanMap {
 		w.beta += 1 / fn
 		p := math.Exp2(-fn)
 		w.deadLog += math.Log1p(-p)
-		w.deadBound = combineBounds(w.deadBound, w.deadKind(lw, dense))
+		w.deadBound = combineBounds(w.deadBound, lw.deadKind(dense))
 		w.rhoLo, w.l4 = rhoReLU, math.Min(1, 6/float64(l.Out.Size()))
 	} else {
 		w.rhoLo, w.l4 = -1, math.Min(1, 3/float64(l.Out.Size()))
 	}
 	w.jac = append(w.jac, jacobianLayer{lnGain: lnA, relu: relu, width: n, exact: lw.gaussian && lw.zeroBias})
+	w.exchangeable, w.symmetric = true, !relu
 	return mm
 }
 
 // deadKind is the kind of the factor P(layer alive | the layers before
 // alive) = 1 - 2^-n of a ReLU layer with the law lw (see
 // Prediction.DeadBound).
-func (w *walker) deadKind(lw law, dense bool) string {
-	in := w.opt.Init
-	discrete := in.Weight.Family == weightinit.Rademacher && (lw.zeroBias || in.Bias.Family == weightinit.Rademacher)
+func (lw law) deadKind(dense bool) string {
 	switch {
-	case dense && discrete:
+	case dense && lw.discrete:
 		return BoundLower
 	case dense:
 		return BoundExact
-	case discrete:
+	case lw.discrete:
 		return BoundApproximate
 	}
 	return BoundUpper
