@@ -12,16 +12,23 @@
 //
 // The mean E[M_j] is exact for every symmetric weight and bias law in dense
 // layers (THEORY 2), in conv layers whose taps cover every input pixel equally
-// often (1x1 kernels at stride 1; otherwise zero padding and strides make it an
-// estimate that assumes spatially uniform energy), in residual blocks whose
-// module ends linear (THEORY 5), and in ResNet v1 blocks with a projection
-// shortcut, whatever their module's end (the cross term vanishes), halved
-// exactly by a ReLU after the join when the module ends linear. Blocks whose
-// module ends in a ReLU on an identity skip, and ReLUs after other joins,
-// get bounds (see block in residual.go for the derivations). Normalization
-// placeholders and parts of a graph that are no known layer get a row of
-// nulls with the reason, and everything downstream that depends on them is
-// null too: measure those with probe.
+// often (1x1 kernels at stride 1; otherwise zero padding, strides and
+// dilations make it an estimate that assumes spatially uniform energy), in
+// residual blocks whose module ends linear (THEORY 5), and in ResNet v1
+// blocks with a projection shortcut, whatever their module's end (the cross
+// term vanishes), halved exactly by a ReLU after the join when the module
+// ends linear. Blocks whose module ends in a ReLU on an identity skip, and
+// ReLUs after other joins, get bounds (see block in residual.go for the
+// derivations). Each dense or conv node may have its own law
+// (Options.Nodes), as a trained or imported model's layers do.
+//
+// Affine nodes (an eval-mode batch norm) with the mean squares of their
+// scales and shifts given multiply E[M] by mean(s^2) and add mean(t^2),
+// exactly after a dense or conv layer (see affineLayer in affine.go); a
+// training-mode batch norm sets E[M] to about 1. Other normalizations and
+// parts of a graph that are no known layer get a row of nulls with the
+// reason, and everything downstream that depends on them is null too:
+// measure those with probe.
 //
 // Second moments and log moments are exact for Gaussian weights with zero (or,
 // for second moments, Gaussian) biases in dense layers: the ratios
@@ -195,8 +202,9 @@ type Layer struct {
 	// Index is the layer's 1-based position in the net.
 	Index int `json:"index"`
 	// Kind is relu or linear (dense layers), conv-relu or conv-linear,
-	// maxpool, avgpool, gap, flatten, residual, norm (a normalization
-	// placeholder) or other (a part of the graph that is no known layer).
+	// affine or affine-relu (a per-channel affine node), maxpool, avgpool,
+	// gap, flatten, residual, norm (a normalization) or other (a part of
+	// the graph that is no known layer).
 	Kind string `json:"kind"`
 	// Spec is the layer in the compact grammar.
 	Spec string `json:"spec"`
@@ -221,8 +229,9 @@ type Layer struct {
 	// are zero: c/2 for a ReLU layer, c for a linear one, 1 + g eta^2 for a
 	// residual block whose module ends linear, c_P + g eta^2 for a block
 	// with a projection shortcut (halved by a ReLU after a linear module
-	// end). It is Unknown for pooling, normalization and unrecognized
-	// layers, and for blocks with bounds only, which have GainLower and
+	// end), mean(s^2) for an affine node (halved by a ReLU after it). It
+	// is Unknown for pooling, normalization and unrecognized layers, for
+	// affine nodes without a law, and for blocks with bounds only, which have GainLower and
 	// GainUpper instead (a GainLower of 0 means no lower bound is known). The product of the gains is FM1's signal gain.
 	Gain      num.Number `json:"gain"`
 	GainLower num.Number `json:"gain_lower"`

@@ -409,6 +409,8 @@ type axis struct {
 	g, inv int
 }
 
+// newAxis returns the axis of n inputs and out outputs of a window of k
+// taps with stride s, dilation d and p padding before the first input.
 func newAxis(n, out, k, s, d, p int) axis {
 	a := axis{n: n, out: out, k: k, s: s, d: d, p: p, g: gcd(d, s)}
 	a.inv = inverse(d/a.g, s/a.g)
