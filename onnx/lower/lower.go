@@ -341,11 +341,7 @@ func (l *lowering) finish(stopped bool) error {
 		return fmt.Errorf("the model's output is its input (%s): no layer to audit", strings.Join(l.out.Notes, "; "))
 	}
 	if stopped {
-		for name, v := range l.values {
-			if v.node == out {
-				l.out.Output = name
-			}
-		}
+		l.out.Output = l.lastName(out)
 	}
 	g, ids, err := l.b.Prefix(out)
 	if err != nil {
@@ -366,6 +362,21 @@ func (l *lowering) finish(stopped bool) error {
 		}
 	}
 	return nil
+}
+
+// lastName returns the last value, in node order, that holds builder node
+// id's output: the one the first unsupported op read, or the one a bias or
+// batch norm folded into node id writes.
+func (l *lowering) lastName(id int) string {
+	name := ""
+	for _, n := range l.m.Graph.Nodes {
+		for _, o := range n.Outputs {
+			if v, ok := l.values[o]; ok && v.node == id {
+				name = o
+			}
+		}
+	}
+	return name
 }
 
 // note records a note on the lowering.
@@ -427,6 +438,16 @@ func (l *lowering) input(n *onnx.Node, i int) (value, bool, error) {
 		return value{}, false, fmt.Errorf("input %q is not computed by an earlier node", n.Inputs[i])
 	}
 	return v, true, nil
+}
+
+// operand returns the node's i-th input, an activation or a constant,
+// which must be there.
+func (l *lowering) operand(n *onnx.Node, i int) (value, error) {
+	v, ok, err := l.input(n, i)
+	if err == nil && !ok {
+		err = fmt.Errorf("input %d is missing", i)
+	}
+	return v, err
 }
 
 // activation returns the node's i-th input, which must be an activation.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/onnx/lower"
 	"github.com/initscope/initscope/onnx/onnxpb"
@@ -690,6 +692,81 @@ func TestBatchNorm(t *testing.T) {
 		m.output(m.batchNorm(h, gamma, beta, mean, variance, intAttr("is_test", 1)))
 		if lm := m.lower(t); len(lm.Graph.Nodes) != 2 {
 			t.Errorf("%d nodes, want the batch norm folded:\n%s", len(lm.Graph.Nodes), describe(lm))
+		}
+	})
+}
+
+func TestConstantsAndSqueeze(t *testing.T) {
+	t.Run("1-D pooling through Unsqueeze and Squeeze", func(t *testing.T) {
+		for _, opset := range []int64{11, 13} {
+			m := newModel(opset, -1, 2, 6)
+			axes := func(name string, x string) string {
+				if opset < 13 {
+					return m.op(name, name, in(x), intsAttr("axes", 3))
+				}
+				return m.op(name, name, in(x, m.ints(name+".axes", -1)))
+			}
+			h := axes("Unsqueeze", m.op("Relu", "r", in("x")))
+			h = m.op("MaxPool", "pool", in(h), intsAttr("kernel_shape", 2, 1))
+			m.output(m.op("Flatten", "flat", in(axes("Squeeze", h))))
+			wantGraph(t, m.lower(t), node{arch.OpInput, "input", nil, arch.Image(2, 6, 1)}, node{arch.OpReLU, "r", []int{0}, arch.Image(2, 6, 1)},
+				node{arch.OpMaxPool, "pool", []int{1}, arch.Image(2, 5, 1)}, node{arch.OpFlatten, "flat", []int{2}, arch.Flat(10)})
+		}
+	})
+	t.Run("Squeeze after global pooling", func(t *testing.T) {
+		m := newModel(11, -1, 2, 3, 3)
+		h := m.op("Squeeze", "sq", in(m.op("GlobalAveragePool", "gap", in("x"))), intsAttr("axes", 2, 3))
+		m.output(m.op("Gemm", "fc", in(h, m.floats("W", []int64{1, 2}, []float64{1, 2})), intAttr("transB", 1)))
+		wantGraph(t, m.lower(t), node{arch.OpInput, "input", nil, arch.Image(2, 3, 3)}, node{arch.OpGAP, "gap", []int{0}, arch.Flat(2)},
+			node{arch.OpDense, "fc", []int{1}, arch.Flat(1)})
+	})
+	t.Run("Constant forms", func(t *testing.T) {
+		m := newModel(11, -1, 2)
+		shape := m.op("Constant", "shape", nil, &onnxpb.AttributeProto{Name: proto.String("value_ints"), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: []int64{2, 2}})
+		w := m.op("Reshape", "wr", in(m.floats("W", []int64{4}, []float64{1, 2, 3, 4}), shape))
+		h := m.op("Gemm", "fc", in("x", w), intAttr("transB", 1))
+		b := m.op("Constant", "b", nil, &onnxpb.AttributeProto{Name: proto.String("value_floats"), Type: onnxpb.AttributeProto_FLOATS.Enum(), Floats: []float32{0.5, -0.5}})
+		h = m.op("Add", "add", in(h, m.op("Unsqueeze", "bu", in(b), intsAttr("axes", 0))))
+		three := m.op("Constant", "three", nil, &onnxpb.AttributeProto{Name: proto.String("value_int"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(3)})
+		h = m.op("Mul", "eta", in(m.op("Cast", "c", in(three), intAttr("to", 1)), h))
+		quarter := m.op("Constant", "quarter", nil, floatAttr("value_float", 0.25))
+		m.output(m.op("Mul", "eta2", in(h, quarter)))
+		lm := m.lower(t)
+		wantGraph(t, lm, node{arch.OpInput, "input", nil, arch.Flat(2)}, node{arch.OpDense, "fc", []int{0}, arch.Flat(2)},
+			node{arch.OpScale, "eta", []int{1}, arch.Flat(2)}, node{arch.OpScale, "eta2", []int{2}, arch.Flat(2)})
+		wantParams(t, lm, 1, []float64{1, 2, 3, 4}, []float64{0.5, -0.5})
+		if n := lm.Graph.Nodes; n[2].Eta != 3 || n[3].Eta != 0.25 {
+			t.Errorf("etas %g and %g, want 3 and 0.25", n[2].Eta, n[3].Eta)
+		}
+		wantTensors(t, lm, lower.Tensor{Name: "W", Node: "fc", Op: "Gemm", Role: lower.RoleWeight, Shape: []int{4}, FanIn: 2, FanOut: 2, Values: []float64{1, 2, 3, 4}, GraphNode: 1})
+	})
+	t.Run("Transpose of a conv kernel", func(t *testing.T) {
+		// A kernel stored [kh 3, kw 2, cin 1, cout 2] and transposed by
+		// perm [3, 2, 0, 1] to ONNX's [cout, cin, kh, kw].
+		stored := seq(12, 1, 1)
+		want := make([]float64, 12)
+		for o := range 2 {
+			for i := range 3 {
+				for j := range 2 {
+					want[(o*3+i)*2+j] = stored[(i*2+j)*2+o]
+				}
+			}
+		}
+		m := newModel(14, -1, 1, 4, 4)
+		k := m.op("Transpose", "tr", in(m.floats("K", []int64{3, 2, 1, 2}, stored)), intsAttr("perm", 3, 2, 0, 1))
+		m.output(m.op("Conv", "conv", in("x", k)))
+		lm := m.lower(t)
+		wantGraph(t, lm, node{arch.OpInput, "input", nil, arch.Image(1, 4, 4)}, node{arch.OpConv, "conv", []int{0}, arch.Image(2, 2, 3)})
+		wantParams(t, lm, 1, want, nil)
+	})
+	t.Run("Cast of the activation", func(t *testing.T) {
+		m := newModel(14, -1, 2)
+		h := m.op("Cast", "c64", in(m.op("Relu", "r", in("x"))), intAttr("to", 11))
+		m.output(m.op("Relu", "r2", in(m.op("Cast", "cint", in(h), intAttr("to", 7)))))
+		lm := m.lower(t)
+		wantUnsupported(t, lm, lower.Unsupported{Node: "cint", Op: "Cast", Reason: "int64"})
+		if lm.Output != h {
+			t.Errorf("output %q, want %q", lm.Output, h)
 		}
 	})
 }

@@ -270,11 +270,11 @@ func (l *lowering) add(n *onnx.Node) error {
 	if len(n.Inputs) != 2 {
 		return fmt.Errorf("%d inputs: want 2", len(n.Inputs))
 	}
-	a, _, err := l.input(n, 0)
+	a, err := l.operand(n, 0)
 	if err != nil {
 		return err
 	}
-	b, _, err := l.input(n, 1)
+	b, err := l.operand(n, 1)
 	if err != nil {
 		return err
 	}
@@ -368,11 +368,11 @@ func (l *lowering) mul(n *onnx.Node) error {
 	if len(n.Inputs) != 2 {
 		return fmt.Errorf("%d inputs: want 2", len(n.Inputs))
 	}
-	a, _, err := l.input(n, 0)
+	a, err := l.operand(n, 0)
 	if err != nil {
 		return err
 	}
-	b, _, err := l.input(n, 1)
+	b, err := l.operand(n, 1)
 	if err != nil {
 		return err
 	}
@@ -436,6 +436,9 @@ func (l *lowering) batchNorm(n *onnx.Node) error {
 	}
 	scale, shift := make([]float64, channels), make([]float64, channels)
 	for c := range channels {
+		if v := vs[3][c] + float64(eps); !(v > 0) {
+			return fmt.Errorf("channel %d: running variance %g plus epsilon %g is not positive", c, vs[3][c], eps)
+		}
 		scale[c] = vs[0][c] / math.Sqrt(vs[3][c]+float64(eps))
 		shift[c] = vs[1][c] - vs[2][c]*scale[c]
 	}

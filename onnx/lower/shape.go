@@ -64,7 +64,7 @@ func (l *lowering) toFlat(n *onnx.Node, x value) error {
 // reshape lowers a Reshape of an activation to [N, features] (a flatten)
 // or to a shape with the same layout, and evaluates one of a constant.
 func (l *lowering) reshape(n *onnx.Node) error {
-	x, _, err := l.input(n, 0)
+	x, err := l.operand(n, 0)
 	if err != nil {
 		return err
 	}
@@ -82,6 +82,7 @@ func (l *lowering) reshape(n *onnx.Node) error {
 		}
 		c := *x.konst
 		c.Dims = shape
+		l.aliases[n.Outputs[0]] = n.Inputs[0]
 		l.setConstant(n, &c)
 		return nil
 	}
@@ -161,9 +162,9 @@ func resolveShape(target []int64, dims []int) ([]int, error) {
 
 // identity passes its input on.
 func (l *lowering) identity(n *onnx.Node) error {
-	x, ok, err := l.input(n, 0)
-	if err != nil || !ok {
-		return fmt.Errorf("input 0 is missing")
+	x, err := l.operand(n, 0)
+	if err != nil {
+		return err
 	}
 	if x.node < 0 {
 		l.aliases[n.Outputs[0]] = n.Inputs[0]
@@ -300,11 +301,8 @@ func permute(t *onnx.Tensor, perm []int64) (*onnx.Tensor, error) {
 // cast evaluates the cast of a constant to a float or integer type and
 // passes an activation cast to float32 or float64 on.
 func (l *lowering) cast(n *onnx.Node) error {
-	x, ok, err := l.input(n, 0)
-	if err != nil || !ok {
-		if err == nil {
-			err = fmt.Errorf("input 0 is missing")
-		}
+	x, err := l.operand(n, 0)
+	if err != nil {
 		return err
 	}
 	to, err := n.Int("to", 0)
@@ -348,11 +346,8 @@ func (l *lowering) unsqueeze(n *onnx.Node) error { return l.squeezeOrNot(n, true
 func (l *lowering) squeeze(n *onnx.Node) error { return l.squeezeOrNot(n, false) }
 
 func (l *lowering) squeezeOrNot(n *onnx.Node, insert bool) error {
-	x, ok, err := l.input(n, 0)
-	if err != nil || !ok {
-		if err == nil {
-			err = fmt.Errorf("input 0 is missing")
-		}
+	x, err := l.operand(n, 0)
+	if err != nil {
 		return err
 	}
 	axes, err := l.axes(n)

@@ -195,6 +195,21 @@ func TestBadModels(t *testing.T) {
 			m.output(m.op("Conv", "conv", nil))
 			return m
 		}, []string{"node conv (Conv)", "input 0 is missing"}},
+		{"Add of a missing input", func() *model {
+			m := newModel(14, -1, 3)
+			m.output(m.op("Add", "add", in("", m.op("Relu", "r", in("x")))))
+			return m
+		}, []string{"node add (Add)", "input 0 is missing"}},
+		{"Mul of a missing input", func() *model {
+			m := newModel(14, -1, 3)
+			m.output(m.op("Mul", "mul", in("", m.floats("c", []int64{1}, []float64{2}))))
+			return m
+		}, []string{"node mul (Mul)", "input 0 is missing"}},
+		{"Reshape of a missing input", func() *model {
+			m := newModel(14, -1, 3)
+			m.output(m.op("Reshape", "rs", in("", m.ints("shape", 0, -1))))
+			return m
+		}, []string{"node rs (Reshape)", "input 0 is missing"}},
 		{"a pooling attribute of another kind", func() *model {
 			m := newModel(14, -1, 1, 5, 5)
 			m.output(m.op("MaxPool", "pool", in("x"), intAttr("kernel_shape", 2)))
@@ -332,4 +347,11 @@ func TestFoldMatchesPyTorch(t *testing.T) {
 	if convs != 8 {
 		t.Errorf("%d convs, want 8", convs)
 	}
+}
+
+func TestNegativeVariance(t *testing.T) {
+	m := newModel(14, -1, 2)
+	m.output(m.batchNorm(m.op("Relu", "r", in("x")), []float64{1, 1}, []float64{0, 0}, []float64{0, 0}, []float64{1, -1}))
+	_, err := m.lowerErr(t)
+	wantErr(t, err, "node bn (BatchNormalization)", "channel 1", "running variance -1")
 }
