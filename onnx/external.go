@@ -1,8 +1,10 @@
 package onnx
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -88,16 +90,26 @@ func resolve(dir, location string) (string, error) {
 	}
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return "", fmt.Errorf("external data location %q: %v", location, err)
+		return "", fmt.Errorf("external data location %q: %s", location, quotePath(err))
 	}
 	path, err := filepath.EvalSymlinks(filepath.Join(dir, location))
 	if err != nil {
-		return "", fmt.Errorf("external data location %q: %v", location, err)
+		return "", fmt.Errorf("external data location %q: %s", location, quotePath(err))
 	}
 	if rel, err := filepath.Rel(root, path); err != nil || !filepath.IsLocal(rel) {
-		return "", fmt.Errorf("external data location %q: a link to %s, outside the model's folder %s: want a file inside it", location, path, root)
+		return "", fmt.Errorf("external data location %q: a link to %q, outside the model's folder %q: want a file inside it", location, path, root)
 	}
 	return path, nil
+}
+
+// quotePath writes err with the path of an *fs.PathError quoted, so that
+// a location holding a newline leaves the error on one line.
+func quotePath(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s %q: %v", pe.Op, pe.Path, pe.Err)
+	}
+	return err.Error()
 }
 
 // read reads the extent from the regular file at path, after checking

@@ -85,7 +85,10 @@ func TestExternalData(t *testing.T) {
 // folder, or lying outside its file, is refused with an error naming its
 // location.
 func TestExternalDataRefused(t *testing.T) {
-	root := t.TempDir()
+	root, err := filepath.EvalSymlinks(t.TempDir()) // as errors write it
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(root, "model")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -115,10 +118,12 @@ func TestExternalDataRefused(t *testing.T) {
 		{"absolute path inside", w(filepath.Join(dir, "w.bin")), dir, []string{`location "` + filepath.Join(dir, "w.bin") + `": want a relative path`}},
 		{"dot dot", w("../x.bin"), dir, []string{`external data location "../x.bin": want a relative path inside the model's folder, without ".." leading out`}},
 		{"dot dot in the middle", w("sub/../../x.bin"), dir, []string{`location "sub/../../x.bin": want a relative path`}},
-		{"link to a file outside", w("link.bin"), dir, []string{`external data location "link.bin": a link to ` + outside + `, outside the model's folder`}},
-		{"link to a folder outside", w("up/x.bin"), dir, []string{`external data location "up/x.bin": a link to ` + outside + `, outside the model's folder`}},
-		{"link to the folder above", w("up"), dir, []string{`external data location "up": a link to ` + root + `, outside`}},
-		{"missing file", w("nothing.bin"), dir, []string{`external data location "nothing.bin"`, "no such file"}},
+		{"link to a file outside", w("link.bin"), dir, []string{`external data location "link.bin": a link to "` + outside + `", outside the model's folder "` + dir + `"`}},
+		{"link to a folder outside", w("up/x.bin"), dir, []string{`external data location "up/x.bin": a link to "` + outside + `", outside`}},
+		{"link to the folder above", w("up"), dir, []string{`external data location "up": a link to "` + root + `", outside`}},
+		{"missing file", w("nothing.bin"), dir, []string{`external data location "nothing.bin": lstat "` + filepath.Join(dir, "nothing.bin") + `": no such file or directory`}},
+		{"missing file, newline", w("a\nb.bin"), dir, []string{`external data location "a\nb.bin": lstat "`, `\nb.bin": no such file or directory`}},
+		{"missing file behind a link", w("up/a\nb.bin"), dir, []string{`external data location "up/a\nb.bin": lstat "` + root + `/a\nb.bin": no such`}},
 		{"a folder", w("folder.bin"), dir, []string{`external data "folder.bin"`, "not a regular file"}},
 		{"empty location", w(""), dir, []string{`external data without a location: want an external_data entry "location"`}},
 		{"no location", withExternal(tensorProto("", Float32, 6), "w.bin", "location", ""), dir, []string{"external data without a location"}},

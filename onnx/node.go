@@ -3,6 +3,8 @@ package onnx
 import (
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode"
 )
 
 // Node is one operator application of a graph.
@@ -145,10 +147,15 @@ func (n *Node) attr(name string, want AttrKind) (Attr, bool, error) {
 }
 
 // label names the node in errors: `node "conv1" (Conv)`, or `a Conv node
-// without a name`.
+// without a name`; an op other than letters, digits and '_' is quoted, so
+// that the error stays on one line.
 func (n *Node) label() string {
-	if n.Name == "" {
-		return fmt.Sprintf("a %s node without a name", n.Op)
+	op := n.Op
+	if strings.ContainsFunc(op, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' }) {
+		op = strconv.Quote(op)
 	}
-	return fmt.Sprintf("node %q (%s)", n.Name, n.Op)
+	if n.Name == "" {
+		return fmt.Sprintf("a %s node without a name", op)
+	}
+	return fmt.Sprintf("node %q (%s)", n.Name, op)
 }

@@ -195,4 +195,12 @@ func TestNodeErrors(t *testing.T) {
 			wantErr(t, err, append([]string{"onnx model: "}, tc.errors...)...)
 		})
 	}
+	// An op that is not a name is quoted, keeping the error on one line.
+	p := nodeModel("", attrProto("a", onnxpb.AttributeProto_INT, nil), attrProto("a", onnxpb.AttributeProto_INT, nil))
+	p.Graph.Node[1].OpType = proto.String("Co\nnv")
+	_, err := Decode(marshal(t, p), "")
+	wantErr(t, err, `node 1: a "Co\nnv" node without a name: attribute "a" given twice`)
+	p.Graph.Node[1].Name = proto.String("c")
+	_, err = Decode(marshal(t, p), "")
+	wantErr(t, err, `node 1: node "c" ("Co\nnv"): attribute "a" given twice`)
 }
