@@ -28,7 +28,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/initscope/initscope/arch"
 	"github.com/initscope/initscope/onnx"
@@ -177,6 +179,7 @@ func Lower(m *onnx.Model) (*Model, error) {
 	stopped := false
 	for i := range m.Graph.Nodes {
 		n := &m.Graph.Nodes[i]
+		n.Name, n.Op = printable(n.Name), printable(n.Op)
 		if n.Name == "" {
 			n.Name = fmt.Sprintf("%s_%d", n.Op, i)
 		}
@@ -270,7 +273,7 @@ func (l *lowering) start() error {
 		for i, in := range inputs {
 			names[i] = in.Name
 		}
-		return fmt.Errorf("the model has %d inputs %v that are not initializers: the audit needs exactly one (the network's input)", len(inputs), names)
+		return fmt.Errorf("the model has %d inputs %q that are not initializers: the audit needs exactly one (the network's input)", len(inputs), names)
 	}
 	if len(g.Outputs) == 0 {
 		return fmt.Errorf("the model has no outputs: the audit needs one")
@@ -515,4 +518,15 @@ func (l *lowering) source(name string) string {
 		name = s
 	}
 	return name
+}
+
+// printable returns s with its unprintable characters escaped as Go
+// writes them (\n, \x1a), so that a name from the file cannot break a
+// report's or an error's line.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

@@ -144,7 +144,12 @@ func TestBadModels(t *testing.T) {
 			m.input("y", -1, 3)
 			m.output(m.op("Add", "add", in("x", "y")))
 			return m
-		}, []string{"2 inputs", "[x y]"}},
+		}, []string{"2 inputs", `["x" "y"]`}},
+		{"names with newlines", func() *model {
+			m := newModel(14, -1, 3)
+			m.output(m.op("Relu", "r2", in(m.op("Relu\n", "r\n1", in("x")))))
+			return m
+		}, []string{`node r\n1 (Relu\n)`, "nothing before"}},
 		{"an undefined value", func() *model {
 			m := newModel(14, -1, 3)
 			m.output(m.op("Relu", "r2", in(m.op("Relu", "r", in("nope")))))
