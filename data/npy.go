@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/initscope/initscope/limits"
-	"github.com/initscope/initscope/safetensors"
+	"github.com/initscope/initscope/num"
 )
 
 // npyMagic starts every .npy file.
@@ -247,9 +247,9 @@ func (h npyHeader) decode(payload []byte) []float64 {
 		b := payload[i*h.item:]
 		switch h.item {
 		case 2:
-			values[i] = safetensors.Float16(h.order.Uint16(b))
+			values[i] = num.Float16(h.order.Uint16(b))
 		case 4:
-			values[i] = safetensors.Float32(h.order.Uint32(b))
+			values[i] = num.Float32(h.order.Uint32(b))
 		default:
 			values[i] = math.Float64frombits(h.order.Uint64(b))
 		}

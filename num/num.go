@@ -1,7 +1,8 @@
 // Package num holds the number type that predictions and measurements share:
 // a float64 that may be unknown (NaN) or beyond float64's range (+-Inf), and
 // marshals both as JSON null, with the log-space helpers that keep exploding
-// and vanishing quantities finite.
+// and vanishing quantities finite; and the exact conversions of float16,
+// bfloat16 and float32 bit patterns to float64 that the file readers share.
 package num
 
 import (

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/initscope/initscope/num"
 )
 
 // dtype is an element type of the format.
@@ -72,20 +74,20 @@ func convertF64(raw []byte, out []float64) {
 // convertF32 converts little-endian float32 elements.
 func convertF32(raw []byte, out []float64) {
 	for i := range out {
-		out[i] = Float32(binary.LittleEndian.Uint32(raw[4*i:]))
+		out[i] = num.Float32(binary.LittleEndian.Uint32(raw[4*i:]))
 	}
 }
 
 // convertF16 converts little-endian binary16 elements.
 func convertF16(raw []byte, out []float64) {
 	for i := range out {
-		out[i] = Float16(binary.LittleEndian.Uint16(raw[2*i:]))
+		out[i] = num.Float16(binary.LittleEndian.Uint16(raw[2*i:]))
 	}
 }
 
 // convertBF16 converts little-endian bfloat16 elements.
 func convertBF16(raw []byte, out []float64) {
 	for i := range out {
-		out[i] = BFloat16(binary.LittleEndian.Uint16(raw[2*i:]))
+		out[i] = num.BFloat16(binary.LittleEndian.Uint16(raw[2*i:]))
 	}
 }

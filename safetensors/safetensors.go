@@ -37,7 +37,7 @@ type Tensor struct {
 	// data section, which starts right after the header.
 	Begin, End int64
 	// Float holds the elements in row-major order, converted exactly to
-	// float64 (Float16, BFloat16, Float32), for the float dtypes F64, F32,
+	// float64 (num.Float16, num.BFloat16, num.Float32), for the float dtypes F64, F32,
 	// F16 and BF16. It is nil exactly when NotFloat is set, and empty but
 	// not nil for a float tensor without elements.
 	Float []float64

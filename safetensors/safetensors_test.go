@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/initscope/initscope/limits"
+	"github.com/initscope/initscope/num"
 )
 
 // st assembles a file from a header and a data section.
@@ -113,12 +114,12 @@ func TestRoundTrip(t *testing.T) {
 	}
 	for i := range f16 {
 		h := uint16(r.Uint32())
-		f16[i] = Float16(h)
+		f16[i] = num.Float16(h)
 		raw16 = binary.LittleEndian.AppendUint16(raw16, h)
 	}
 	for i := range bf16 {
 		h := uint16(r.Uint32())
-		bf16[i] = BFloat16(h)
+		bf16[i] = num.BFloat16(h)
 		rawbf = binary.LittleEndian.AppendUint16(rawbf, h)
 	}
 	b := build(t, map[string]string{"format": "pt"},

@@ -46,6 +46,11 @@ func flagErr(name string, err error) error { return &flagError{name, err} }
 type flags struct {
 	*flag.FlagSet
 	cmd, usage string
+	// operands is how many positional arguments the command takes (a
+	// model file); they may come first or after the flags. operandList
+	// holds them after parse.
+	operands    int
+	operandList []string
 }
 
 // newFlags returns the flag set of subcommand cmd, whose usage line (after
@@ -60,9 +65,17 @@ func newFlags(cmd, usage string) *flags {
 
 // parse parses args. On -h it prints the usage and the flags to stdout and
 // returns (exitOK, false); on a usage error it prints one line to stderr and
-// returns (exitUsage, false). Positional arguments are usage errors.
+// returns (exitUsage, false). Positional arguments beyond fs.operands are
+// usage errors; the operands may precede the flags (Operands returns them).
 func (fs *flags) parse(args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	var lead []string
+	for len(lead) < fs.operands && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		lead, args = append(lead, args[0]), args[1:]
+	}
 	err := fs.Parse(args)
+	if err == nil {
+		fs.operandList = append(lead, fs.Args()...)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stdout, "usage: initscope %s %s\n\nflags:\n", fs.cmd, fs.usage)
 		fs.SetOutput(stdout)
@@ -73,8 +86,11 @@ func (fs *flags) parse(args []string, stdout, stderr io.Writer) (code int, ok bo
 	if err != nil {
 		return fail(stderr, fs.cmd, exitUsage, "%s (see initscope %s -h)", flagPackageError(err), fs.cmd), false
 	}
-	if fs.NArg() > 0 {
-		return fail(stderr, fs.cmd, exitUsage, "unexpected argument %q: every input is a flag (see initscope %s -h)", fs.Arg(0), fs.cmd), false
+	if len(fs.operandList) > fs.operands {
+		if fs.operands == 0 {
+			return fail(stderr, fs.cmd, exitUsage, "unexpected argument %q: every input is a flag (see initscope %s -h)", fs.operandList[0], fs.cmd), false
+		}
+		return fail(stderr, fs.cmd, exitUsage, "unexpected argument %q: give one model file, flags before or after it (see initscope %s -h)", fs.operandList[fs.operands], fs.cmd), false
 	}
 	return exitOK, true
 }

@@ -10,7 +10,8 @@ import (
 // layers is the module's packages in the order data flows (README,
 // Layout): a package may import only packages before it.
 var layers = []string{
-	"limits", "num", "arch", "weightinit", "tensor", "theory", "probe", "nn", "data", "train",
+	"limits", "num", "arch", "weightinit", "onnx/onnxpb", "onnx", "onnx/lower", "safetensors",
+	"tensor", "theory", "probe", "nn", "data", "train", "audit",
 	"experiment", "task", "report", "report/render", "reproduce", "cmd/initscope",
 }
 

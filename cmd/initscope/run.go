@@ -14,6 +14,7 @@ import (
 // adds one line here and one in summaries.
 var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"predict":   runPredict,
+	"audit":     runAudit,
 	"probe":     runProbe,
 	"train":     runTrain,
 	"inits":     runInits,
@@ -25,6 +26,7 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
 // summaries describes each subcommand in one line for the usage text.
 var summaries = map[string]string{
 	"predict":   "exact predictions per layer, FM1/FM2 verdicts and advice, from the theory alone",
+	"audit":     "judge a real model (ONNX export, or safetensors with --arch) from its actual weights: tensor laws, verdicts, PyTorch advice",
 	"probe":     "Monte Carlo at initialization: measured lengths, fluctuations and Jacobian beside the theory",
 	"train":     "train the net on MNIST, Fashion-MNIST or CIFAR-10: test accuracy over time, epochs to a target accuracy",
 	"inits":     "the initialization presets, their laws and FM1 factors",

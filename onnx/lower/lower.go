@@ -177,6 +177,7 @@ func Lower(m *onnx.Model) (*Model, error) {
 		return nil, err
 	}
 	stopped := false
+	var after []*onnx.Node // supported nodes left out because they follow the stop
 	for i := range m.Graph.Nodes {
 		n := &m.Graph.Nodes[i]
 		n.Name, n.Op = printable(n.Name), printable(n.Op)
@@ -186,6 +187,8 @@ func Lower(m *onnx.Model) (*Model, error) {
 		if stopped {
 			if r := l.knownOp(n); r != "" {
 				l.out.Unsupported = append(l.out.Unsupported, Unsupported{Node: n.Name, Op: n.Op, Reason: r})
+			} else {
+				after = append(after, n)
 			}
 			continue
 		}
@@ -201,10 +204,31 @@ func Lower(m *onnx.Model) (*Model, error) {
 			return nil, fmt.Errorf("node %s (%s): %w", n.Name, n.Op, err)
 		}
 	}
+	if len(after) > 0 {
+		l.note("%d nodes after the first unsupported one are left out of the graph, although their ops are supported: %s (from %s to %s)",
+			len(after), countOps(after), after[0].Name, after[len(after)-1].Name)
+	}
 	if err := l.finish(stopped); err != nil {
 		return nil, err
 	}
 	return l.out, nil
+}
+
+// countOps writes how many of the nodes have each op, in order of first
+// appearance: "Add x3, Gemm x1".
+func countOps(nodes []*onnx.Node) string {
+	var ops []string
+	count := map[string]int{}
+	for _, n := range nodes {
+		if count[n.Op] == 0 {
+			ops = append(ops, n.Op)
+		}
+		count[n.Op]++
+	}
+	for i, op := range ops {
+		ops[i] = fmt.Sprintf("%s x%d", op, count[op])
+	}
+	return strings.Join(ops, ", ")
 }
 
 // knownOp returns why node n, met after the graph stopped, cannot be
