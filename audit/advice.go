@@ -37,10 +37,30 @@ func pytorchAdvice(r *Report, g *arch.Graph, laws nodeLawSet) []string {
 		out = append(out, fmt.Sprintf("FM2 is %s: %s", p.FM2.Verdict, p.FM2.Summary))
 		out = append(out, p.FM2.Advice.Text...)
 	}
-	if !fm1Bad && p.FM2.Verdict == theory.OK {
+	switch {
+	case fm1Bad || p.FM2.Verdict != theory.OK:
+	case p.FM1.UnknownLayers > 0:
+		out = append(out, fmt.Sprintf("FM1 and FM2 are ok on the layers the theory has laws for; %d layer(s) it has none for are left out: their measured lengths are in the layer table.", p.FM1.UnknownLayers))
+	default:
 		out = append(out, "FM1 and FM2 are ok: nothing to change.")
 	}
+	if n := foldedWeights(r.Tensors); n > 0 {
+		out = append(out, fmt.Sprintf("%d conv or linear weight tensor(s) have names the exporter generated (onnx::Conv_*, onnx::Gemm_*): PyTorch folds a BatchNorm into the layer before it in an eval-mode export, so these are the folded weights, and in training batch norm renormalizes each such layer by its batch statistics. To audit the net as it trains, export it with torch.onnx.export(..., training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False).", n))
+	}
 	return out
+}
+
+// foldedWeights counts the weight tensors of conv and Gemm nodes whose
+// names the exporter generated, as it does for weights it folded a batch
+// norm into.
+func foldedWeights(ts []TensorStat) int {
+	n := 0
+	for _, t := range ts {
+		if t.Role == "weight" && (strings.HasPrefix(t.Name, "onnx::Conv_") || strings.HasPrefix(t.Name, "onnx::Gemm_")) {
+			n++
+		}
+	}
+	return n
 }
 
 // offLayer is a weighted layer whose c is off its target.

@@ -197,27 +197,27 @@ func inputMoments(x []float64, n int) (m0, l4 float64, err error) {
 
 // ModulePath returns the PyTorch module path an exported node name
 // implies: /layers/layers.3/Gemm -> layers.3, /blocks/blocks.0/conv1/Conv
-// -> blocks.0.conv1. A name without scopes is returned as it is.
+// -> blocks.0.conv1, /layer2/layer2.0/down/down.0/Conv -> layer2.0.down.0
+// (a scope that extends the one before it, as a Sequential's child
+// "down.0" extends "down", replaces it). A name without scopes is returned
+// as it is.
 func ModulePath(node string) string {
 	if !strings.HasPrefix(node, "/") {
 		return node
 	}
-	parts := strings.Split(strings.TrimPrefix(node, "/"), "/")
-	path := ""
-	for _, p := range parts[:len(parts)-1] {
-		switch {
-		case path == "":
-			path = p
-		case strings.HasPrefix(p, path+"."):
-			path = p
-		default:
-			path += "." + p
+	scopes := strings.Split(strings.TrimPrefix(node, "/"), "/")
+	var path []string
+	for _, s := range scopes[:len(scopes)-1] {
+		if k := len(path) - 1; k >= 0 && strings.HasPrefix(s, path[k]+".") {
+			path[k] = s
+		} else {
+			path = append(path, s)
 		}
 	}
-	if path == "" {
+	if len(path) == 0 {
 		return node
 	}
-	return path
+	return strings.Join(path, ".")
 }
 
 // nodeAudits names the prediction's layers after their main nodes.

@@ -12,11 +12,13 @@ import (
 
 // FromSafetensors makes an auditable model of a safetensors file. Without
 // a graph it carries only the tensors, with fans computed from their
-// shapes as PyTorch does and roles from their names. With a graph (a spec
-// the user gives), the weight tensors (rank 2 and more), in the natural
-// order of their names (layers.2 before layers.10), fill the graph's dense
-// and conv nodes in order, each with the bias of the same prefix
-// (x.weight, x.bias) if there is one; shapes must match.
+// shapes as PyTorch does (a bias x.bias carries the fans of x.weight) and
+// roles from their names. With a graph (a spec the user gives), the
+// graph's dense and conv nodes take, in order, the weight tensors (rank 2
+// and more) of the shape PyTorch gives them: each the first unused one in
+// the natural order of their names (layers.2 before layers.10), with the
+// bias of the same prefix (x.weight, x.bias) if there is one. Every weight
+// tensor must find its node.
 func FromSafetensors(f *safetensors.File, g *arch.Graph) (*lower.Model, error) {
 	m := &lower.Model{Params: map[int]lower.Params{}}
 	byName := map[string]int{}
@@ -31,6 +33,14 @@ func FromSafetensors(f *safetensors.File, g *arch.Graph) (*lower.Model, error) {
 		order = append(order, len(m.Tensors))
 		m.Tensors = append(m.Tensors, lt)
 	}
+	for i := range m.Tensors {
+		b := &m.Tensors[i]
+		if prefix, ok := strings.CutSuffix(b.Name, "bias"); ok && b.Role == lower.RoleBias {
+			if w, ok := byName[prefix+"weight"]; ok {
+				b.FanIn, b.FanOut = m.Tensors[w].FanIn, m.Tensors[w].FanOut
+			}
+		}
+	}
 	if g == nil {
 		m.Notes = []string{"no --arch: the tensors' statistics only; give the net (--arch) to map them to its layers and get the theory's verdicts"}
 		return m, nil
@@ -42,20 +52,25 @@ func FromSafetensors(f *safetensors.File, g *arch.Graph) (*lower.Model, error) {
 			weights = append(weights, i)
 		}
 	}
-	var nodes []*arch.Node
+	used := make([]bool, len(weights))
 	for i := range g.Nodes {
-		if g.Nodes[i].HasWeights() {
-			nodes = append(nodes, &g.Nodes[i])
+		n := &g.Nodes[i]
+		if !n.HasWeights() {
+			continue
 		}
-	}
-	if len(weights) != len(nodes) {
-		return nil, fmt.Errorf("%d weight tensors (rank 2 or more) for the %d dense and conv layers of %s: they must match one to one", len(weights), len(nodes), g.Source)
-	}
-	for k, n := range nodes {
+		want := weightShape(n)
+		k := -1
+		for j, w := range weights {
+			if !used[j] && slices.Equal(m.Tensors[w].Shape, want) {
+				k = j
+				break
+			}
+		}
+		if k < 0 {
+			return nil, fmt.Errorf("layer %s (%s) of %s needs a weight of shape %v: no unused tensor has it (unused: %s)", n.Name, n.Op, g.Source, want, describeTensors(m.Tensors, weights, used))
+		}
+		used[k] = true
 		t := &m.Tensors[weights[k]]
-		if want := weightShape(n); !slices.Equal(t.Shape, want) {
-			return nil, fmt.Errorf("tensor %q of shape %v for layer %s (%s): want shape %v", t.Name, t.Shape, n.Name, n.Op, want)
-		}
 		p := lower.Params{Weight: t.Values}
 		t.Node, t.Role, t.GraphNode, t.FanIn, t.FanOut = n.Name, lower.RoleWeight, n.ID, n.FanIn(), n.FanOut()
 		if prefix, ok := strings.CutSuffix(t.Name, "weight"); ok {
@@ -70,8 +85,30 @@ func FromSafetensors(f *safetensors.File, g *arch.Graph) (*lower.Model, error) {
 		}
 		m.Params[n.ID] = p
 	}
+	if slices.Contains(used, false) {
+		return nil, fmt.Errorf("%s has no layer for the weight tensors %s: the net must have a dense or conv layer for each", g.Source, describeTensors(m.Tensors, weights, used))
+	}
 	m.Graph = g
 	return m, nil
+}
+
+// describeTensors lists the unused ones of the weight tensors, with their
+// shapes: `"fc.weight" [10 64], ...`, the first six and a count ("none"
+// for none).
+func describeTensors(ts []lower.Tensor, weights []int, used []bool) string {
+	var parts []string
+	for k, w := range weights {
+		if !used[k] {
+			parts = append(parts, fmt.Sprintf("%q %v", ts[w].Name, ts[w].Shape))
+		}
+	}
+	switch {
+	case len(parts) == 0:
+		return "none"
+	case len(parts) > 6:
+		return fmt.Sprintf("%s and %d more", strings.Join(parts[:6], ", "), len(parts)-6)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // weightShape is the shape PyTorch gives node n's weight: [out, in] for a

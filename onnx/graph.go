@@ -10,6 +10,10 @@ import (
 type decoder struct {
 	// dir is the folder external data is resolved in; "" refuses it.
 	dir string
+	// unchecked counts the bytes of decoded values not yet checked
+	// against the memory limits (see decoder.reserve); nil checks every
+	// tensor.
+	unchecked *int64
 }
 
 // graph decodes a main graph: its values, initializers and nodes.

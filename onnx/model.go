@@ -166,7 +166,7 @@ func decodeModel(data []byte, dir string) (*Model, error) {
 	if p.GetGraph() == nil {
 		return nil, fmt.Errorf("no graph: an ONNX model needs one")
 	}
-	g, err := decoder{dir: dir}.graph(p.GetGraph())
+	g, err := decoder{dir: dir, unchecked: new(int64)}.graph(p.GetGraph())
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/initscope/initscope/limits"
+	"github.com/initscope/initscope/num"
 	"github.com/initscope/initscope/onnx/onnxpb"
 )
 
@@ -94,10 +95,10 @@ type kind struct {
 
 // kinds are the supported element types.
 var kinds = map[DataType]kind{
-	Float32:  {size: 4, field: "float_data", float: func(b uint64) float64 { return float64(math.Float32frombits(uint32(b))) }},
+	Float32:  {size: 4, field: "float_data", float: func(b uint64) float64 { return num.Float32(uint32(b)) }},
 	Float64:  {size: 8, field: "double_data", float: math.Float64frombits},
-	Float16:  {size: 2, field: "int32_data", float: func(b uint64) float64 { return float16(uint16(b)) }},
-	BFloat16: {size: 2, field: "int32_data", float: func(b uint64) float64 { return bfloat16(uint16(b)) }},
+	Float16:  {size: 2, field: "int32_data", float: func(b uint64) float64 { return num.Float16(uint16(b)) }},
+	BFloat16: {size: 2, field: "int32_data", float: func(b uint64) float64 { return num.BFloat16(uint16(b)) }},
 	Int8:     {size: 1, field: "int32_data", signed: true},
 	Uint8:    {size: 1, field: "int32_data"},
 	Int16:    {size: 2, field: "int32_data", signed: true},
@@ -203,10 +204,32 @@ func (d decoder) values(t *Tensor, p *onnxpb.TensorProto) error {
 	if err != nil {
 		return err
 	}
-	if err := limits.Check(fmt.Sprintf("tensor %q: %d values in 64 bits", t.Name, n), 8*int64(n)); err != nil {
+	if err := d.reserve(t.Name, n); err != nil {
 		return err
 	}
 	return store(t, k, n, at)
+}
+
+// checkEvery is how many bytes of small tensors' values the decoder
+// decodes between two checks of the memory limits.
+const checkEvery = 64 << 20
+
+// reserve checks that the n values of tensor name fit in memory in
+// float64. Reading the limits costs a fraction of a millisecond, too much
+// for each of a model's thousands of small tensors: a tensor under
+// checkEvery bytes is counted, and the limits are checked once the count
+// reaches checkEvery (for all of it).
+func (d decoder) reserve(name string, n int) error {
+	need := 8 * int64(n)
+	what := fmt.Sprintf("tensor %q: %d values in 64 bits", name, n)
+	if d.unchecked != nil && need < checkEvery {
+		if *d.unchecked += need; *d.unchecked < checkEvery {
+			return nil
+		}
+		need, *d.unchecked = *d.unchecked, 0
+		what = fmt.Sprintf("tensor %q and the tensors before it: %s of values in 64 bits", name, limits.Bytes(need))
+	}
+	return limits.Check(what, need)
 }
 
 // source returns the bit pattern of each value of t in field of p, after
