@@ -17,8 +17,9 @@ import (
 // graph's dense and conv nodes take, in order, the weight tensors (rank 2
 // and more) of the shape PyTorch gives them: each the first unused one in
 // the natural order of their names (layers.2 before layers.10), with the
-// bias of the same prefix (x.weight, x.bias) if there is one. Every weight
-// tensor must find its node.
+// bias of the same prefix (x.weight, x.bias) if there is one, and the
+// node is renamed after the module (x). Every weight tensor must find its
+// node.
 func FromSafetensors(f *safetensors.File, g *arch.Graph) (*lower.Model, error) {
 	m := &lower.Model{Params: map[int]lower.Params{}}
 	byName := map[string]int{}
@@ -28,7 +29,7 @@ func FromSafetensors(f *safetensors.File, g *arch.Graph) (*lower.Model, error) {
 			continue
 		}
 		lt := lower.Tensor{Name: t.Name, Role: roleOf(t.Name), Shape: t.Shape, Values: t.Float, GraphNode: -1}
-		lt.FanIn, lt.FanOut = torchFans(t.Shape)
+		lt.FanIn, lt.FanOut = lower.TorchFans(t.Shape)
 		byName[t.Name] = len(m.Tensors)
 		order = append(order, len(m.Tensors))
 		m.Tensors = append(m.Tensors, lt)
@@ -71,6 +72,9 @@ func FromSafetensors(f *safetensors.File, g *arch.Graph) (*lower.Model, error) {
 		}
 		used[k] = true
 		t := &m.Tensors[weights[k]]
+		if module, ok := strings.CutSuffix(t.Name, ".weight"); ok && module != "" {
+			n.Name = module // report the layer by its PyTorch module
+		}
 		p := lower.Params{Weight: t.Values}
 		t.Node, t.Role, t.GraphNode, t.FanIn, t.FanOut = n.Name, lower.RoleWeight, n.ID, n.FanIn(), n.FanOut()
 		if prefix, ok := strings.CutSuffix(t.Name, "weight"); ok {
@@ -119,19 +123,6 @@ func weightShape(n *arch.Node) []int {
 	}
 	w := n.Window
 	return []int{n.Out.C, w.In.C / w.Groups, w.KH, w.KW}
-}
-
-// torchFans returns the fans PyTorch computes for a tensor of this shape
-// (torch.nn.init._calculate_fan_in_and_fan_out), 0, 0 below rank 2.
-func torchFans(shape []int) (fanIn, fanOut int) {
-	if len(shape) < 2 {
-		return 0, 0
-	}
-	field := 1
-	for _, d := range shape[2:] {
-		field *= d
-	}
-	return shape[1] * field, shape[0] * field
 }
 
 // roleOf guesses a tensor's role from PyTorch's parameter names.

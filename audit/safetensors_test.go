@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/initscope/initscope/arch"
+	"github.com/initscope/initscope/onnx/lower"
 	"github.com/initscope/initscope/safetensors"
 )
 
@@ -102,7 +103,7 @@ func TestSafetensorsMapping(t *testing.T) {
 	}
 }
 
-// TestTorchFans checks fans against torch.nn.init._calculate_fan_in_and_fan_out.
+// TestTorchFans checks lower.TorchFans against torch.nn.init._calculate_fan_in_and_fan_out.
 func TestTorchFans(t *testing.T) {
 	for _, c := range []struct {
 		shape   []int
@@ -114,7 +115,7 @@ func TestTorchFans(t *testing.T) {
 		{[]int{8, 4, 3}, 12, 24},      // Conv1d
 		{[]int{8}, 0, 0},
 	} {
-		if in, out := torchFans(c.shape); in != c.in || out != c.out {
+		if in, out := lower.TorchFans(c.shape); in != c.in || out != c.out {
 			t.Errorf("%v: fans %d, %d, want %d, %d", c.shape, in, out, c.in, c.out)
 		}
 	}

@@ -151,8 +151,8 @@ func auditInput(name string, in arch.Shape) ([]float64, string, error) {
 				return nil, "", flagErr("input", err)
 			}
 		}
-		if len(values) == 0 || len(values)%size != 0 {
-			return nil, "", flagErr("input", fmt.Errorf("%s has shape %v (%d values): want a batch of samples of %s (%d values each)", name, shape, len(values), in, size))
+		if !batchOf(shape, size) {
+			return nil, "", flagErr("input", fmt.Errorf("%s has shape %v: want one sample of %s (%d values) or a batch of them, [batch, ...] with %d values per sample", name, shape, in, size, size))
 		}
 		return values, fmt.Sprintf("%s (%d samples)", name, len(values)/size), nil
 	}
@@ -171,6 +171,26 @@ func auditInput(name string, in arch.Shape) ([]float64, string, error) {
 		return nil, "", fmt.Errorf("input %s: %w", name, err)
 	}
 	return x, name, nil
+}
+
+// batchOf reports whether a tensor of this shape holds one sample of size
+// values or a batch of them along its first dimension.
+func batchOf(shape []int, size int) bool {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	if n == size && n > 0 {
+		return true
+	}
+	if len(shape) < 2 || shape[0] < 1 {
+		return false
+	}
+	per := 1
+	for _, d := range shape[1:] {
+		per *= d
+	}
+	return per == size
 }
 
 // writeAudit writes the text report.

@@ -24,7 +24,12 @@ func runCLI(args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-// The golden cases avoid data files: --input ones or --m0.
+// models is the folder of the ONNX and safetensors files PyTorch exported
+// (testdata/models/export.py).
+const models = "../../testdata/models/"
+
+// The golden cases avoid data files beyond the repository's: --input ones,
+// gaussian, a tensor file, or --m0.
 var goldenCases = []struct {
 	name string
 	args []string
@@ -39,6 +44,14 @@ var goldenCases = []struct {
 	{"predict_residual_linear.txt", []string{"predict", "--arch", "net:784,dense100,resdense100x50:eta=1:end=linear,dense10", "--init", "he-normal", "--m0", "1"}},
 	{"predict_residual_relu.txt", []string{"predict", "--arch", "net:784,dense100,resdense100x50:eta=0.9^l,dense10", "--init", "he-normal", "--m0", "1"}},
 	{"predict_residual_relu.json", []string{"predict", "--arch", "net:784,dense100,resdense100x3:eta=0.9^l,dense10", "--init", "he-normal", "--m0", "1", "--format", "json"}},
+	{"audit_mlp20_default.txt", []string{"audit", models + "mlp20_default.onnx", "--input", models + "mlp20_default_data/input_0.pb"}},
+	{"audit_mlp20_kaiming.txt", []string{"audit", models + "mlp20_kaiming.onnx", "--input", "ones", "--samples", "20"}},
+	{"audit_resnet_bn.json", []string{"audit", models + "resnet_bn.onnx", "--input", "ones", "--samples", "5", "--format", "json"}},
+	{"audit_cnn_tensors.csv", []string{"audit", models + "cnn.onnx", "--input", "gaussian", "--format", "csv"}},
+	{"audit_cnn_layers.csv", []string{"audit", models + "cnn.onnx", "--input", "gaussian", "--format", "csv", "--table", "layers", "--samples", "5"}},
+	{"audit_transformerish.txt", []string{"audit", models + "transformerish.onnx", "--input", "ones"}},
+	{"audit_safetensors.txt", []string{"audit", models + "mlp20_default.safetensors"}},
+	{"audit_safetensors_arch.txt", []string{"audit", models + "mlp20_default.safetensors", "--arch", "fc:784-64x20-10", "--input", "ones"}},
 	{"inits.txt", []string{"inits"}},
 	{"inits.json", []string{"inits", "--format", "json"}},
 }

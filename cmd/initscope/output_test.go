@@ -59,6 +59,9 @@ func TestStdoutWriteError(t *testing.T) {
 		{"sweep", "slurm", "--out", t.TempDir(), "--binary", "/opt/bin/initscope", sweep},
 		{"sweep", "k8s", "--image", "registry/initscope:1", "--claim", "results-pvc", sweep},
 		{"sweep", "collect", results},
+		{"audit", "../../testdata/models/cnn.onnx"},
+		{"audit", "../../testdata/models/cnn.onnx", "--format", "json"},
+		{"audit", "../../testdata/models/cnn.onnx", "--format", "csv"},
 	} {
 		var errb bytes.Buffer
 		code := run(args, full, &errb)

@@ -190,6 +190,7 @@ func Lower(m *onnx.Model) (*Model, error) {
 			} else {
 				after = append(after, n)
 			}
+			l.useAfterStop(n)
 			continue
 		}
 		if err := l.node(n); err != nil {
@@ -212,6 +213,53 @@ func Lower(m *onnx.Model) (*Model, error) {
 		return nil, err
 	}
 	return l.out, nil
+}
+
+// useAfterStop gives the parameters of a node after the stop their roles
+// and PyTorch's fans, so that their statistics are reported like the
+// others' (outside the graph): the weight and bias of a Gemm, MatMul or
+// Conv, the four tensors of a BatchNormalization.
+func (l *lowering) useAfterStop(n *onnx.Node) {
+	in := func(k int) string {
+		if k < len(n.Inputs) {
+			return l.source(n.Inputs[k])
+		}
+		return ""
+	}
+	switch n.Op {
+	case "Gemm", "MatMul", "Conv":
+		w, ok := l.tensors[in(1)]
+		if !ok || len(w.Shape) < 2 {
+			return
+		}
+		fanIn, fanOut := TorchFans(w.Shape)
+		transB, _ := n.Int("transB", 0)
+		if n.Op == "MatMul" || n.Op == "Gemm" && transB == 0 { // stored [in, out]
+			fanIn, fanOut = fanOut, fanIn
+		}
+		l.use(n, in(1), RoleWeight, -1, fanIn, fanOut)
+		if n.Op != "MatMul" {
+			l.use(n, in(2), RoleBias, -1, fanIn, fanOut)
+		}
+	case "BatchNormalization":
+		for k, role := range []string{RoleScale, RoleShift, RoleRunningMean, RoleRunningVar} {
+			l.use(n, in(k+1), role, -1, 0, 0)
+		}
+	}
+}
+
+// TorchFans returns the fans PyTorch computes for a weight of this shape,
+// [out, in, k...] (torch.nn.init._calculate_fan_in_and_fan_out); 0, 0
+// below rank 2.
+func TorchFans(shape []int) (fanIn, fanOut int) {
+	if len(shape) < 2 {
+		return 0, 0
+	}
+	field := 1
+	for _, d := range shape[2:] {
+		field *= d
+	}
+	return shape[1] * field, shape[0] * field
 }
 
 // countOps writes how many of the nodes have each op, in order of first

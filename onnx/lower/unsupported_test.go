@@ -44,8 +44,8 @@ func TestUnsupportedPrefix(t *testing.T) {
 		t.Errorf("tensors %q, want every initializer in file order", names)
 	}
 	if w1, w2 := lm.Tensors[0], lm.Tensors[1]; w1.GraphNode != 1 || w1.Role != lower.RoleWeight ||
-		w2.GraphNode != -1 || w2.Role != lower.RoleOther || w2.Node != "" {
-		t.Errorf("tensors %+v and %+v: want W1 in the graph, W2 after the stop", w1, w2)
+		w2.GraphNode != -1 || w2.Role != lower.RoleWeight || w2.Node != "g2" || w2.FanIn != 4 {
+		t.Errorf("tensors %+v and %+v: want W1 in the graph, W2 after the stop, both weights with their fans", w1, w2)
 	}
 	for _, u := range lm.Unsupported {
 		if s := u.String(); !strings.HasPrefix(s, u.Node+" ("+u.Op+"): ") {
