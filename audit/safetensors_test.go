@@ -74,9 +74,9 @@ func TestSafetensorsMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	for spec, want := range map[string]string{
-		"fc:784-64x19-10": `no layer for the weight tensors "layers.38.weight" [64 64]`,
-		"fc:784-64x21-10": `layer 21 (dense) of fc:784-64x21-10 needs a weight of shape [64 64]: no unused tensor has it (unused: "head.weight" [10 64])`,
-		"fc:784-32x20-10": `needs a weight of shape [32 784]`,
+		"fc:784-64x19-10":                      `no layer for the weight tensors "layers.38.weight" [64 64]`,
+		"fc:784-64x21-10":                      `layer 21 (dense) of fc:784-64x21-10 needs a weight of shape [64 64]: no unused tensor has it (unused: "head.weight" [10 64])`,
+		"fc:784-32x20-10":                      `needs a weight of shape [32 784]`,
 		"net:1x28x28,conv64k3,flatten,dense10": `needs a weight of shape [64 1 3 3]`,
 	} {
 		g, err := arch.Parse(spec)
