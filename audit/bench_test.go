@@ -36,9 +36,14 @@ func BenchmarkAuditModel(b *testing.B) {
 		}
 	})
 	lm := read(b)
+	x := make([]float64, lm.Graph.Input().Size())
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range x {
+		x[i] = r.NormFloat64()
+	}
 	b.Run("fit+predict", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := Run(lm, path, "onnx", Options{Threads: 2}); err != nil {
+			if _, err := Run(lm, path, "onnx", Options{Input: x, Threads: 2}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -47,11 +52,6 @@ func BenchmarkAuditModel(b *testing.B) {
 		m, err := NewModel(lm, 2)
 		if err != nil {
 			b.Fatal(err)
-		}
-		x := make([]float64, lm.Graph.Input().Size())
-		r := rand.New(rand.NewPCG(1, 2))
-		for i := range x {
-			x[i] = r.NormFloat64()
 		}
 		for b.Loop() {
 			m.Forward(x, 1)

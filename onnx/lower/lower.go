@@ -93,9 +93,11 @@ type Tensor struct {
 	Role string
 	// Shape is the tensor's shape as stored.
 	Shape []int
-	// FanIn and FanOut are a weight's fans as PyTorch computes them
-	// (torch.nn.init._calculate_fan_in_and_fan_out), and for a bias its
-	// layer's; 0 for other roles.
+	// FanIn and FanOut are a weight's fans as PyTorch computes them for
+	// the module's weight (torch.nn.init._calculate_fan_in_and_fan_out):
+	// fan_in counts the layer's inputs also where the file stores the
+	// weight transposed, [in, out] (MatMul, Gemm with transB=0). A bias
+	// carries its layer's; 0 for other roles.
 	FanIn, FanOut int
 	// Values are the tensor's values.
 	Values []float64
@@ -165,7 +167,9 @@ func unsupported(format string, a ...any) error {
 // Lower lowers m. It fails only when no part of the model can be lowered
 // at all (no single activation input, an input of an unsupported rank, or
 // an unsupported op right at the input); a model with unsupported ops
-// further on lowers up to the first of them, listed in Unsupported.
+// further on lowers up to the first of them, listed in Unsupported. It
+// names m's unnamed nodes (Op_index) and escapes unprintable characters
+// in names and ops, in m itself, so that every message can name them.
 func Lower(m *onnx.Model) (*Model, error) {
 	l := &lowering{
 		m: m, values: map[string]value{}, readers: map[string]int{}, params: map[int]Params{},
