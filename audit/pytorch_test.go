@@ -68,6 +68,9 @@ func TestDebianPyTorchModels(t *testing.T) {
 			if err == nil && lm.Unsupported[0].Reason == "" || err != nil && err.Error() == "" {
 				t.Errorf("%s: refused without a reason", name)
 			}
+			if err != nil && strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s: error of more than one line: %q", name, err)
+			}
 			continue
 		}
 		if err != nil {

@@ -404,6 +404,9 @@ func (l *lowering) finish(stopped bool) error {
 	if !stopped {
 		name := l.m.Graph.Outputs[0].Name
 		v, ok := l.values[name]
+		if pad, isPad := l.pads[name]; isPad {
+			return fmt.Errorf("output %q is written by the zero padding %s, which no convolution or pooling reads: a padding on its own is not supported", name, pad.name)
+		}
 		if !ok || v.node < 0 {
 			return fmt.Errorf("output %q is not an activation of the input", name)
 		}
