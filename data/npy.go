@@ -79,7 +79,7 @@ func decodeNpy(b []byte) ([]int, []float64, error) {
 // the memory it takes is checked, its data.
 func readNpy(r io.ReaderAt, size int64) ([]int, []float64, error) {
 	prefix := make([]byte, min(size, 12+npyMaxHeader))
-	if err := fill(r, prefix, 0); err != nil {
+	if err := limits.ReadAt(r, prefix, 0); err != nil {
 		return nil, nil, err
 	}
 	h, err := parseNpyHeader(prefix)
@@ -98,22 +98,10 @@ func readNpy(r io.ReaderAt, size int64) ([]int, []float64, error) {
 		return nil, nil, err
 	}
 	payload := make([]byte, n)
-	if err := fill(r, payload, int64(h.start)); err != nil {
+	if err := limits.ReadAt(r, payload, int64(h.start)); err != nil {
 		return nil, nil, err
 	}
 	return h.shape, h.decode(payload), nil
-}
-
-// fill reads len(b) bytes of r at offset off into b.
-func fill(r io.ReaderAt, b []byte, off int64) error {
-	n, err := r.ReadAt(b, off)
-	if n == len(b) {
-		return nil
-	}
-	if err == io.EOF {
-		return fmt.Errorf("the file ends before byte %d, which its size promised: was it changed while read?", off+int64(len(b)))
-	}
-	return err
 }
 
 // parseNpyHeader parses the magic string, version, header length and

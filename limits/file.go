@@ -104,3 +104,17 @@ func readAll(r io.Reader, buf []byte) ([]byte, error) {
 		}
 	}
 }
+
+// ReadAt fills b from r at offset off, and says so plainly when the file
+// ends before b is full: the file was shorter than its size promised (it
+// changed while it was read).
+func ReadAt(r io.ReaderAt, b []byte, off int64) error {
+	n, err := r.ReadAt(b, off)
+	if n == len(b) {
+		return nil
+	}
+	if err == io.EOF {
+		return fmt.Errorf("the file ends before byte %d, which its size promised: was it changed while read?", off+int64(len(b)))
+	}
+	return err
+}

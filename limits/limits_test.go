@@ -180,3 +180,17 @@ func TestReadFile(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAt checks a full read and the error of a file shorter than
+// promised.
+func TestReadAt(t *testing.T) {
+	r := strings.NewReader("abcdef")
+	b := make([]byte, 3)
+	if err := ReadAt(r, b, 2); err != nil || string(b) != "cde" {
+		t.Errorf("ReadAt at 2: %q, %v; want cde, nil", b, err)
+	}
+	err := ReadAt(r, make([]byte, 4), 4)
+	if err == nil || !strings.Contains(err.Error(), "ends before byte 8") {
+		t.Errorf("ReadAt past the end: %v, want an error naming byte 8", err)
+	}
+}

@@ -87,7 +87,7 @@ func decode(r io.ReaderAt, size int64) (*File, error) {
 		return nil, fmt.Errorf("truncated: %d bytes, fewer than the 8 of the header length", size)
 	}
 	var n [8]byte
-	if err := readAt(r, n[:], 0); err != nil {
+	if err := limits.ReadAt(r, n[:], 0); err != nil {
 		return nil, err
 	}
 	hlen, err := headerLength(binary.LittleEndian.Uint64(n[:]), size)
@@ -95,7 +95,7 @@ func decode(r io.ReaderAt, size int64) (*File, error) {
 		return nil, err
 	}
 	js := make([]byte, hlen)
-	if err := readAt(r, js, 8); err != nil {
+	if err := limits.ReadAt(r, js, 8); err != nil {
 		return nil, err
 	}
 	f, err := parseHeader(js, size-8-hlen)
@@ -123,25 +123,13 @@ func readFloats(r io.ReaderAt, start int64, ts []Tensor) error {
 		}
 		n := int(t.End - t.Begin)
 		raw = slices.Grow(raw[:0], n)[:n]
-		if err := readAt(r, raw, start+t.Begin); err != nil {
+		if err := limits.ReadAt(r, raw, start+t.Begin); err != nil {
 			return fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
 		t.Float = make([]float64, n/(dt.bits/8))
 		dt.convert(raw, t.Float)
 	}
 	return nil
-}
-
-// readAt fills b from r at offset off.
-func readAt(r io.ReaderAt, b []byte, off int64) error {
-	n, err := r.ReadAt(b, off)
-	if n == len(b) {
-		return nil
-	}
-	if err == io.EOF {
-		return fmt.Errorf("the file ends before byte %d, which its size promised: was it changed while read?", off+int64(len(b)))
-	}
-	return err
 }
 
 // checkMemory checks that the float tensors of ts fit in the memory the

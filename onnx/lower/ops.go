@@ -264,17 +264,22 @@ func (l *lowering) spatialShape(x value, id int) []int64 {
 	return []int64{x.shape[0], int64(s.C), int64(s.H), int64(s.W)}
 }
 
+// operands returns the two inputs of a binary op.
+func (l *lowering) operands(n *onnx.Node) (a, b value, err error) {
+	if len(n.Inputs) != 2 {
+		return a, b, fmt.Errorf("%d inputs: want 2", len(n.Inputs))
+	}
+	if a, err = l.operand(n, 0); err != nil {
+		return a, b, err
+	}
+	b, err = l.operand(n, 1)
+	return a, b, err
+}
+
 // add lowers the sum of two activations (a residual join) or of an
 // activation and a constant (a bias).
 func (l *lowering) add(n *onnx.Node) error {
-	if len(n.Inputs) != 2 {
-		return fmt.Errorf("%d inputs: want 2", len(n.Inputs))
-	}
-	a, err := l.operand(n, 0)
-	if err != nil {
-		return err
-	}
-	b, err := l.operand(n, 1)
+	a, b, err := l.operands(n)
 	if err != nil {
 		return err
 	}
@@ -365,14 +370,7 @@ func (l *lowering) affine(n *onnx.Node, x value, scale, shift []float64, st, sh 
 // for a nonnegative scalar (a residual branch's eta), an affine node for
 // a negative scalar or one value per channel.
 func (l *lowering) mul(n *onnx.Node) error {
-	if len(n.Inputs) != 2 {
-		return fmt.Errorf("%d inputs: want 2", len(n.Inputs))
-	}
-	a, err := l.operand(n, 0)
-	if err != nil {
-		return err
-	}
-	b, err := l.operand(n, 1)
+	a, b, err := l.operands(n)
 	if err != nil {
 		return err
 	}
