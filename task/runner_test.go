@@ -200,3 +200,55 @@ func TestKindSpecs(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainScheduleInvariant runs the same training tasks one after
+// another and all at once on one Runner: their results must be the same,
+// whatever runs beside them, and each uses DefaultTrainThreads.
+func TestTrainScheduleInvariant(t *testing.T) {
+	var tasks []experiment.Task
+	for seed := 1; seed <= 3; seed++ {
+		tasks = append(tasks, mustTask(t, KindTrain, map[string]any{
+			"arch": "fc:784-32x3-10", "init": "he-normal", "data": "mnist", "lr": 0.01, "momentum": 0.9,
+			"batch": 64, "epochs": 0.02, "eval_every": 5, "eval_samples": 200, "seed": seed,
+		}))
+	}
+	strip := func(b json.RawMessage) train.Result {
+		var res train.Result
+		if err := json.Unmarshal(b, &res); err != nil {
+			t.Fatal(err)
+		}
+		res.Seconds = 0
+		return res
+	}
+	r := &Runner{}
+	alone := make([]train.Result, len(tasks))
+	for i, task := range tasks {
+		b, err := r.Run(context.Background(), task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone[i] = strip(b)
+		if alone[i].Setup.Threads != DefaultTrainThreads {
+			t.Errorf("task %d ran on %d threads, want %d", i, alone[i].Setup.Threads, DefaultTrainThreads)
+		}
+	}
+	together := make([]json.RawMessage, len(tasks))
+	errs := make(chan error, len(tasks))
+	for i, task := range tasks {
+		go func() {
+			var err error
+			together[i], err = r.Run(context.Background(), task)
+			errs <- err
+		}()
+	}
+	for range tasks {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range tasks {
+		if got := strip(together[i]); !reflect.DeepEqual(got, alone[i]) {
+			t.Errorf("task %d: run beside others it gives %+v, alone %+v", i, got.Evals, alone[i].Evals)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 // Layout): a package may import only packages before it.
 var layers = []string{
 	"limits", "num", "arch", "weightinit", "onnx/onnxpb", "onnx", "onnx/lower", "safetensors",
-	"tensor", "theory", "probe", "nn", "data", "train", "audit",
+	"tensor", "dnnl", "theory", "probe", "nn", "data", "train", "audit",
 	"experiment", "task", "report", "report/render", "reproduce", "cmd/initscope",
 }
 

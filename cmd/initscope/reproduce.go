@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 
 	"github.com/initscope/initscope/experiment"
@@ -21,7 +22,7 @@ func runReproduce(args []string, stdout, stderr io.Writer) int {
 	runs := fs.Int("runs", 0, "independent initializations per training point (default: 5, or 3 with --quick)")
 	shard := fs.String("shard", "", "run only shard i of n and skip the report (then: initscope sweep collect DIR); default: from a Slurm array's or an indexed Job's environment, else everything")
 	dataDir := fs.String("data-dir", "", "directory of the CIFAR-10 binary files: Figure 3 then trains on CIFAR-10, as the paper did (default: MNIST)")
-	workers := fs.Int("workers", 1, "tasks run at once (training tasks still run one at a time: each uses both BLAS threads)")
+	workers := fs.Int("workers", runtime.NumCPU(), "tasks run at once (default: one per CPU); a training task uses one thread and a probe all CPUs, so that no CPU is shared, and the results do not depend on this")
 	plan := fs.Bool("plan", false, "only write the figures' sweeps to DIR/sweeps, to run them with initscope sweep run, slurm or k8s")
 	ops, code, ok := parseOperands(fs, args, 1, stdout, stderr)
 	if !ok {

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -250,7 +251,7 @@ func runSweepRun(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("sweep run", "[--out DIR] [--shard i/n] [--workers W] [--data-dir DIR] [--skip-failed] SWEEPFILE")
 	out := fs.String("out", "", "results directory (default results/NAME, NAME the sweep's name); shared by every shard")
 	shard := fs.String("shard", "", "run shard i of n (tasks whose position p in the grid has p % n == i); default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX with "+experiment.ShardCountEnv+", else every task")
-	workers := fs.Int("workers", 1, "tasks run at once (training tasks still run one at a time: each uses both BLAS threads)")
+	workers := fs.Int("workers", runtime.NumCPU(), "tasks run at once (default: one per CPU); a training task uses one thread and a probe all CPUs, so that no CPU is shared, and the results do not depend on this")
 	dataDir := fs.String("data-dir", "", "directory of the CIFAR-10 binary files (cifar-10-batches-bin), for tasks on cifar10")
 	skipFailed := fs.Bool("skip-failed", false, "leave tasks that failed before alone instead of retrying them")
 	ops, code, ok := parseOperands(fs, args, 1, stdout, stderr)
