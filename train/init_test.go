@@ -10,7 +10,7 @@ import (
 	"github.com/initscope/initscope/weightinit"
 )
 
-func mustNet(t *testing.T, spec string) *arch.Graph {
+func mustNet(t testing.TB, spec string) *arch.Graph {
 	t.Helper()
 	net, err := arch.Parse(spec)
 	if err != nil {
@@ -19,7 +19,7 @@ func mustNet(t *testing.T, spec string) *arch.Graph {
 	return net
 }
 
-func mustInit(t *testing.T, name string) weightinit.Init {
+func mustInit(t testing.TB, name string) weightinit.Init {
 	t.Helper()
 	in, err := weightinit.ParseInit(name)
 	if err != nil {

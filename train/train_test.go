@@ -27,7 +27,7 @@ var mnist struct {
 }
 
 // loadMNIST returns the MNIST splits; tests must not modify them.
-func loadMNIST(t *testing.T) (train, test *data.Dataset) {
+func loadMNIST(t testing.TB) (train, test *data.Dataset) {
 	t.Helper()
 	mnist.once.Do(func() { mnist.train, mnist.test, mnist.err = data.Load("mnist", "") })
 	if mnist.err != nil {
