@@ -52,7 +52,9 @@ func (s *segmented[T]) state() [][]T {
 // SGD is stochastic gradient descent with momentum and weight decay, with
 // PyTorch's semantics (torch.optim.SGD, no dampening, no Nesterov): the
 // decay is added to the gradient, g = grad + WeightDecay·p; then the
-// velocity v = Momentum·v + g (starting from zero); then p -= LR·v.
+// velocity v = Momentum·v + g (starting from zero); then p -= LR·v. A
+// velocity of magnitude below 2^-100 is flushed to zero, which changes no
+// weight above about 2^-70 (see the backward pass of the ReLU).
 type SGD[T tensor.Float] struct {
 	// LR is the learning rate, Momentum the momentum factor, WeightDecay the
 	// L2 penalty coefficient. They may be changed between steps.
@@ -87,16 +89,9 @@ type sgdStep[T tensor.Float] struct {
 }
 
 func (t *sgdStep[T]) Range(lo, hi int) {
-	lr, mu, wd := t.lr, t.mu, t.wd
 	for _, s := range t.o.segs[lo:hi] {
 		p := t.o.params[s.p]
-		w := p.Data[s.lo:s.hi]
-		g, v := p.Grad[s.lo:s.hi][:len(w)], t.o.velocity[s.p][s.lo:s.hi][:len(w)]
-		for i := range w {
-			d := g[i] + wd*w[i]
-			v[i] = mu*v[i] + d
-			w[i] -= lr * v[i]
-		}
+		sgdUpdate(p.Data[s.lo:s.hi], p.Grad[s.lo:s.hi], t.o.velocity[s.p][s.lo:s.hi], t.lr, t.mu, t.wd)
 	}
 }
 
@@ -150,18 +145,9 @@ type adamStep[T tensor.Float] struct {
 }
 
 func (t *adamStep[T]) Range(lo, hi int) {
-	b1, b2, c1, c2 := t.b1, t.b2, t.c1, t.c2
-	stepSize, invBias2, eps, wd := t.stepSize, t.invBias2, t.eps, t.wd
 	for _, s := range t.o.segs[lo:hi] {
 		p := t.o.params[s.p]
-		w := p.Data[s.lo:s.hi]
-		g := p.Grad[s.lo:s.hi][:len(w)]
-		m, v := t.o.m[s.p][s.lo:s.hi][:len(w)], t.o.v[s.p][s.lo:s.hi][:len(w)]
-		for i := range w {
-			d := g[i] + wd*w[i]
-			m[i] = b1*m[i] + c1*d
-			v[i] = b2*v[i] + c2*d*d
-			w[i] -= stepSize * m[i] / (T(math.Sqrt(float64(v[i])))*invBias2 + eps)
-		}
+		adamUpdate(p.Data[s.lo:s.hi], p.Grad[s.lo:s.hi], t.o.m[s.p][s.lo:s.hi], t.o.v[s.p][s.lo:s.hi],
+			t.b1, t.b2, t.c1, t.c2, t.stepSize, t.invBias2, t.eps, t.wd)
 	}
 }

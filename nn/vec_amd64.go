@@ -34,7 +34,7 @@ func cpuid(leaf, subleaf uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax, edx uint32)
 
 //go:noescape
-func maskAVX2(g, y []float32)
+func maskAVX2(g, y []float32, flush float32)
 
 //go:noescape
 func addReLUAVX2(dst, src []float32, b float32)
@@ -45,12 +45,18 @@ func axpyAVX2(dst, x, y []float32, a float32)
 //go:noescape
 func scaleAVX2(dst, y []float32, a float32)
 
+//go:noescape
+func sgdAVX2(w, g, v []float32, lr, mu, wd, flush float32)
+
+//go:noescape
+func adamAVX2(w, g, m, v []float32, c *adamConsts)
+
 // The float32 fast paths: they run the AVX2 kernel and report true, or
 // report false without AVX2. Slices other than dst are at least as long.
 
-func maskF32(g, y []float32) bool {
+func maskF32(g, y []float32, flush float32) bool {
 	if haveAVX2 {
-		maskAVX2(g, y)
+		maskAVX2(g, y, flush)
 	}
 	return haveAVX2
 }
@@ -72,6 +78,20 @@ func axpyF32(dst, x, y []float32, a float32) bool {
 func scaleF32(dst, y []float32, a float32) bool {
 	if haveAVX2 {
 		scaleAVX2(dst, y, a)
+	}
+	return haveAVX2
+}
+
+func sgdF32(w, g, v []float32, lr, mu, wd, flush float32) bool {
+	if haveAVX2 {
+		sgdAVX2(w, g, v, lr, mu, wd, flush)
+	}
+	return haveAVX2
+}
+
+func adamF32(w, g, m, v []float32, c *adamConsts) bool {
+	if haveAVX2 {
+		adamAVX2(w, g, m, v, c)
 	}
 	return haveAVX2
 }
