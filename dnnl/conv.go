@@ -117,17 +117,33 @@ type Conv struct {
 	res                      *resources
 	fwd, bwdData, bwdWeights pass
 	impl                     string
-	pin                      runtime.Pinner
-	argv                     [16]uintptr // the arguments of a C call (see sys)
+	// ws holds the blocked copies and the scratchpad: need bytes, the
+	// scratchpad at scratchOffset; own says the Conv made it.
+	ws                  *Workspace
+	own                 bool
+	need, scratchOffset uintptr
+	scratch             uintptr // the scratchpad's memory object, 0 if none
+	pin                 runtime.Pinner
+	argv                [16]uintptr // the arguments of a C call (see sys)
 }
 
 // NewConv creates the primitives of a convolution of shape s. oneDNN
 // chooses the kernels, and their memory layouts: the blocked layouts of
-// its fastest kernels (nChw16c and the like) are used through reorders
-// from and to the caller's plain buffers when it picks them. It returns
-// an error if oneDNN is not available, if s is not a valid shape, or if
-// oneDNN refuses it (an error wrapping a [Status]).
+// its fastest kernels (nChw8c and the like) are used through reorders
+// from and to the caller's plain buffers, into a workspace of the Conv's
+// own. It returns an error if oneDNN is not available, if s is not a
+// valid shape, or if oneDNN refuses it (an error wrapping a [Status]).
 func NewConv(s ConvShape) (*Conv, error) {
+	c, err := NewConvShared(s, new(Workspace))
+	if err == nil {
+		c.own = true
+	}
+	return c, err
+}
+
+// NewConvShared is NewConv with the blocked copies and the scratchpad in
+// ws, which Convs that never run at the same time can share.
+func NewConvShared(s ConvShape, ws *Workspace) (*Conv, error) {
 	l, err := load()
 	if err != nil {
 		return nil, err
@@ -135,7 +151,7 @@ func NewConv(s ConvShape) (*Conv, error) {
 	if err := s.check(); err != nil {
 		return nil, fmt.Errorf("dnnl: convolution %s: %w", s, err)
 	}
-	c := &Conv{shape: s, res: &resources{lib: l}}
+	c := &Conv{shape: s, res: &resources{lib: l}, ws: ws}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	c.setThreads()
@@ -188,8 +204,14 @@ func (c *Conv) BackwardWeights(x, dy, dw, db []float32) error {
 	return c.run(&c.bwdWeights, [4][]float32{x, dy, dw, db})
 }
 
-// Close releases the primitives. Methods called after it fail.
-func (c *Conv) Close() { c.res.release() }
+// Close releases the primitives, and the workspace if the Conv made it.
+// Methods called after it fail.
+func (c *Conv) Close() {
+	c.res.release()
+	if c.own {
+		c.ws.Close()
+	}
+}
 
 // checkLens returns an error naming the first buffer whose length is not
 // the one wanted.

@@ -297,6 +297,44 @@ func TestOtherThread(t *testing.T) {
 	}
 }
 
+// TestSharedWorkspace runs two Convs of a layer, for two batch sizes,
+// in one workspace, in turns, and after the workspace was freed.
+func TestSharedWorkspace(t *testing.T) {
+	requireOneDNN(t)
+	rng := rand.New(rand.NewPCG(11, 4))
+	ws := new(Workspace)
+	s := ConvShape{InC: 16, InH: 10, InW: 10, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1,
+		DilationH: 1, DilationW: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 1, Bias: true, Threads: 2}
+	var convs []*Conv
+	for _, batch := range []int{8, 3} {
+		s.Batch = batch
+		c, err := NewConvShared(s, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		convs = append(convs, c)
+	}
+	if ws.Bytes() == 0 {
+		t.Fatalf("the workspace is empty; the kernels %s use blocked layouts", convs[0].Impl())
+	}
+	for round := range 3 {
+		if round == 2 {
+			ws.Close()
+		}
+		for _, c := range convs {
+			s := c.Shape()
+			nx, nw, nb, ny := s.sizes()
+			x, w, b, y := randoms(rng, nx), randoms(rng, nw), randoms(rng, nb), make([]float32, ny)
+			if err := c.Forward(x, w, b, y); err != nil {
+				t.Fatal(err)
+			}
+			want := newDirect(s, x, w, b, make([]float32, ny))
+			compare(t, s.String()+" y", y, want.y, want.yAbs)
+		}
+	}
+}
+
 // TestRunAllocatesNothing: executing a Conv allocates nothing.
 func TestRunAllocatesNothing(t *testing.T) {
 	requireOneDNN(t)

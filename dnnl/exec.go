@@ -16,6 +16,7 @@ const (
 	engineCPU          = 1  // dnnl_cpu
 	streamDefaultFlags = 1  // dnnl_stream_default_flags
 	dataF32            = 3  // dnnl_f32
+	dataU8             = 6  // dnnl_u8
 	tagAny             = 1  // dnnl_format_tag_any
 	tagA               = 2  // dnnl_a, dnnl_x
 	tagABCD            = 5  // dnnl_abcd, dnnl_nchw, dnnl_oihw
@@ -41,6 +42,9 @@ const (
 	// memoryAllocate is DNNL_MEMORY_ALLOCATE, ((void *)(size_t)-1): the
 	// library allocates the memory object's buffer.
 	memoryAllocate = ^uintptr(0)
+
+	// align is the alignment of the buffers in a workspace, in bytes.
+	align = 64
 )
 
 // memDesc is a dnnl_memory_desc_t (696 bytes in 2.6), opaque here, with
@@ -102,6 +106,9 @@ type operand struct {
 	user    uintptr // the memory object over the caller's buffer
 	output  bool
 	reorder uintptr // the reorder primitive, 0 if there is none
+	// inner is the memory object in the primitive's layout, bound to the
+	// workspace at offset.
+	inner, offset uintptr
 	// reorderArgs are the reorder's source, destination and scratchpad;
 	// nargs is 2 when it needs no scratchpad.
 	reorderArgs [3]execArg
@@ -121,6 +128,9 @@ type builder struct {
 	// asks for, size its size: the primitives run one at a time and
 	// share one.
 	scratchpad, size uintptr
+	// inner is the most workspace that the blocked copies of one pass
+	// take.
+	inner uintptr
 }
 
 // build creates the primitives. The caller has locked the goroutine to
@@ -244,7 +254,11 @@ func (c *Conv) build() error {
 		return fmt.Errorf("backward weights: %w", err)
 	}
 	c.impl = c.fwd.impl + ", " + c.bwdData.impl + ", " + c.bwdWeights.impl
-	return b.bindScratchpad()
+	if err := b.bindScratchpad(); err != nil {
+		return err
+	}
+	_, err = c.ws.ensure(l, c.need)
+	return err
 }
 
 // newAttr returns primitive attributes with a scratchpad of the caller's
@@ -302,17 +316,21 @@ func (b *builder) noteScratchpad(pd uintptr) error {
 }
 
 // bindScratchpad creates the scratchpad that the primitives share, if
-// any asks for one, and adds it to their arguments.
+// any asks for one, after the blocked copies in the workspace, and adds
+// it to their arguments. It sets the Conv's need of workspace.
 func (b *builder) bindScratchpad() error {
+	l, c := b.l, b.c
+	c.need = b.inner
 	if b.size == 0 {
 		return nil
 	}
-	l, c := b.l, b.c
 	var mem uintptr
-	if err := l.call(l.memCreate, uintptr(unsafe.Pointer(&mem)), b.scratchpad, l.engine, memoryAllocate); err != nil {
+	if err := l.call(l.memCreate, uintptr(unsafe.Pointer(&mem)), b.scratchpad, l.engine, 0); err != nil {
 		return fmt.Errorf("scratchpad of %d bytes: %w", b.size, err)
 	}
 	c.res.add(l.memDestroy, mem)
+	c.scratch, c.scratchOffset = mem, b.inner
+	c.need = b.inner + b.size
 	arg := execArg{arg: argScratchpad, memory: mem}
 	for _, p := range []*pass{&c.fwd, &c.bwdData, &c.bwdWeights} {
 		p.args = append(p.args, arg)
@@ -340,6 +358,7 @@ type operandSpec struct {
 func (b *builder) newPass(pd uintptr, specs []operandSpec) (pass, error) {
 	l, res := b.l, b.c.res
 	p := pass{stream: b.stream, impl: l.implInfo(pd)}
+	var used uintptr // workspace, by the blocked copies
 	if err := l.call(l.primCreate, uintptr(unsafe.Pointer(&p.prim)), pd); err != nil {
 		return pass{}, err
 	}
@@ -356,10 +375,13 @@ func (b *builder) newPass(pd uintptr, specs []operandSpec) (pass, error) {
 			return pass{}, fmt.Errorf("no memory descriptor for argument %d", sp.arg)
 		}
 		if same, _, _ := purego.SyscallN(l.mdEqual, want, uintptr(unsafe.Pointer(sp.user))); same == 0 {
-			if err := l.call(l.memCreate, uintptr(unsafe.Pointer(&inner)), want, l.engine, memoryAllocate); err != nil {
+			if err := l.call(l.memCreate, uintptr(unsafe.Pointer(&inner)), want, l.engine, 0); err != nil {
 				return pass{}, fmt.Errorf("memory: %w", err)
 			}
 			res.add(l.memDestroy, inner)
+			size, _, _ := purego.SyscallN(l.mdGetSize, want)
+			op.inner, op.offset = inner, used
+			used += (size + align - 1) &^ (align - 1)
 			from, to, fromMem, toMem := uintptr(unsafe.Pointer(sp.user)), want, op.user, inner
 			if sp.output {
 				from, to, fromMem, toMem = to, from, toMem, fromMem
@@ -382,6 +404,7 @@ func (b *builder) newPass(pd uintptr, specs []operandSpec) (pass, error) {
 		p.args = append(p.args, execArg{arg: sp.arg, memory: inner})
 		p.ops = append(p.ops, op)
 	}
+	b.inner = max(b.inner, used)
 	return p, nil
 }
 
@@ -408,10 +431,14 @@ func (c *Conv) run(p *pass, bufs [4][]float32) error {
 		return errClosed
 	}
 	l := c.res.lib
+	base, err := c.ws.ensure(l, c.need)
+	if err != nil {
+		return fmt.Errorf("dnnl: convolution %s: %w", c.shape, err)
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	c.setThreads()
-	var err error
+	err = c.bindWorkspace(p, base)
 	for _, op := range p.ops {
 		b := &bufs[op.buf][0]
 		c.pin.Pin(b)
@@ -428,6 +455,23 @@ func (c *Conv) run(p *pass, bufs [4][]float32) error {
 		return fmt.Errorf("dnnl: convolution %s: %w", c.shape, err)
 	}
 	return nil
+}
+
+// bindWorkspace binds the blocked copies of pass p and the scratchpad
+// to their places in the workspace at base.
+func (c *Conv) bindWorkspace(p *pass, base uintptr) error {
+	l := c.res.lib
+	for i := range p.ops {
+		if op := &p.ops[i]; op.inner != 0 {
+			if err := c.sys(l.memSetHandle, op.inner, base+op.offset); err != nil {
+				return err
+			}
+		}
+	}
+	if c.scratch == 0 {
+		return nil
+	}
+	return c.sys(l.memSetHandle, c.scratch, base+c.scratchOffset)
 }
 
 // execute runs the input reorders, the primitive and the output reorders
@@ -472,4 +516,57 @@ func (c *Conv) sys(fn uintptr, args ...uintptr) error {
 func (c *Conv) setThreads() {
 	c.argv[0] = uintptr(max(c.shape.Threads, 1))
 	purego.SyscallN(c.res.lib.ompSetNumThreads, c.argv[:1]...)
+}
+
+// Workspace is the memory in which Convs that never run at the same time
+// keep the blocked copies of their operands and their scratchpads,
+// allocated by oneDNN and grown to the largest need (the Convs of one
+// layer for several batch sizes, say). The zero Workspace is empty and
+// ready to use. A Workspace is not safe for concurrent use: neither are
+// the Convs that share it. An unreachable Workspace frees its memory.
+type Workspace struct {
+	res  *resources // the memory object, once there is one
+	base uintptr    // its address
+	size uintptr    // its size in bytes
+}
+
+// ensure returns the address of the workspace's memory, first grown to
+// need bytes if it is smaller.
+func (w *Workspace) ensure(l *library, need uintptr) (uintptr, error) {
+	if need <= w.size {
+		return w.base, nil
+	}
+	if w.res == nil {
+		w.res = &resources{lib: l}
+		runtime.AddCleanup(w, (*resources).release, w.res)
+	}
+	w.Close()
+	var md memDesc
+	d := dims{int64(need)}
+	if err := l.call(l.mdInitByTag, uintptr(unsafe.Pointer(&md)), 1, uintptr(unsafe.Pointer(&d)), dataU8, tagA); err != nil {
+		return 0, fmt.Errorf("workspace descriptor: %w", err)
+	}
+	var mem, base uintptr
+	if err := l.call(l.memCreate, uintptr(unsafe.Pointer(&mem)), uintptr(unsafe.Pointer(&md)), l.engine, memoryAllocate); err != nil {
+		return 0, fmt.Errorf("workspace of %d bytes: %w", need, err)
+	}
+	w.res.add(l.memDestroy, mem)
+	if err := l.call(l.memGetHandle, mem, uintptr(unsafe.Pointer(&base))); err != nil {
+		w.Close()
+		return 0, fmt.Errorf("workspace: %w", err)
+	}
+	w.base, w.size = base, need
+	return base, nil
+}
+
+// Bytes returns the size of the workspace's memory.
+func (w *Workspace) Bytes() int { return int(w.size) }
+
+// Close frees the workspace's memory; the Convs that use it allocate it
+// again when they run.
+func (w *Workspace) Close() {
+	if w.res != nil {
+		w.res.release()
+	}
+	w.base, w.size = 0, 0
 }

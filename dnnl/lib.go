@@ -21,7 +21,7 @@ type library struct {
 	convForwardInit, convBackwardDataInit, convBackwardWeightsInit uintptr
 	pdCreate, pdDestroy, pdQuery, pdQueryMD, reorderPDCreate       uintptr
 	primCreate, primExecute, primDestroy                           uintptr
-	memCreate, memSetHandle, memDestroy                            uintptr
+	memCreate, memSetHandle, memGetHandle, memDestroy              uintptr
 	attrCreate, attrDestroy, attrSetPostOps, attrSetScratchpadMode uintptr
 	postOpsCreate, postOpsDestroy                                  uintptr
 	ompSetNumThreads                                               uintptr
@@ -80,6 +80,7 @@ func open() (*library, error) {
 		{"dnnl_primitive_destroy", &l.primDestroy},
 		{"dnnl_memory_create", &l.memCreate},
 		{"dnnl_memory_set_data_handle", &l.memSetHandle},
+		{"dnnl_memory_get_data_handle", &l.memGetHandle},
 		{"dnnl_memory_destroy", &l.memDestroy},
 		{"dnnl_primitive_attr_create", &l.attrCreate},
 		{"dnnl_primitive_attr_destroy", &l.attrDestroy},
