@@ -17,21 +17,29 @@ import (
 var openBLASNames = []string{"libopenblas.so.0", "libopenblas.so", "libopenblas.0.dylib", "libopenblas.dylib"}
 
 // openBLAS calls OpenBLAS through its Fortran interface (sgemm_, dgemm_),
-// whose arguments are all pointers: purego.SyscallN passes those directly.
-// The cblas_ entry points take alpha and beta in vector registers, which
-// only purego.RegisterFunc's reflection-based calls can pass, at several
-// allocations a call. SyscallN makes one: go:uintptrescapes moves its
-// argument slice to the heap.
+// whose arguments are all pointers, through the trampoline of cCall13. The
+// cblas_ entry points take alpha and beta in vector registers, which only
+// purego.RegisterFunc's reflection-based calls can pass, at several
+// allocations a call.
 type openBLAS struct {
 	label            string
 	sgemmFn, dgemmFn uintptr
 	sArgs, dArgs     sync.Pool
 }
 
-// fortranArgs holds the scalar arguments of one Fortran GEMM call, in
-// column-major terms. Its address is handed to C, so it lives on the heap
-// and is recycled through a sync.Pool.
+// cCall13 is a call of a C function of 13 pointer arguments (see call).
+// Its layout is known to ccall_amd64.s: fn at offset 0, args from 8.
+type cCall13 struct {
+	fn   uintptr
+	args [13]unsafe.Pointer
+}
+
+// fortranArgs is one Fortran GEMM call: its scalar arguments, in
+// column-major terms, and the call that points to them and to the
+// matrices. Its address is handed to C, so it lives on the heap and is
+// recycled through a sync.Pool.
 type fortranArgs[T Float] struct {
+	c              cCall13
 	transA, transB byte
 	m, n, k        int32
 	lda, ldb, ldc  int32
@@ -165,14 +173,17 @@ func fortranGemm[T Float](fn uintptr, pool *sync.Pool, transA, transB bool, m, n
 		lda: int32(ldb), ldb: int32(lda), ldc: int32(ldc),
 		alpha: alpha, beta: beta,
 	}
-	purego.SyscallN(fn,
-		uintptr(unsafe.Pointer(&p.transA)), uintptr(unsafe.Pointer(&p.transB)),
-		uintptr(unsafe.Pointer(&p.m)), uintptr(unsafe.Pointer(&p.n)), uintptr(unsafe.Pointer(&p.k)),
-		uintptr(unsafe.Pointer(&p.alpha)),
-		uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(&p.lda)),
-		uintptr(unsafe.Pointer(unsafe.SliceData(a))), uintptr(unsafe.Pointer(&p.ldb)),
-		uintptr(unsafe.Pointer(&p.beta)),
-		uintptr(unsafe.Pointer(unsafe.SliceData(c))), uintptr(unsafe.Pointer(&p.ldc)))
+	p.c = cCall13{fn: fn, args: [13]unsafe.Pointer{
+		unsafe.Pointer(&p.transA), unsafe.Pointer(&p.transB),
+		unsafe.Pointer(&p.m), unsafe.Pointer(&p.n), unsafe.Pointer(&p.k),
+		unsafe.Pointer(&p.alpha),
+		unsafe.Pointer(unsafe.SliceData(b)), unsafe.Pointer(&p.lda),
+		unsafe.Pointer(unsafe.SliceData(a)), unsafe.Pointer(&p.ldb),
+		unsafe.Pointer(&p.beta),
+		unsafe.Pointer(unsafe.SliceData(c)), unsafe.Pointer(&p.ldc),
+	}}
+	p.c.call()
+	p.c = cCall13{} // let go of the matrices
 	pool.Put(p)
 }
 

@@ -2,7 +2,10 @@
 
 package tensor
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 func TestKernelFamily(t *testing.T) {
 	set := func(names ...string) map[string]bool {
@@ -24,5 +27,14 @@ func TestKernelFamily(t *testing.T) {
 		if got := kernelFamily(c.flags); got != c.want {
 			t.Errorf("kernelFamily(%v) = %q, want %q", c.flags, got, c.want)
 		}
+	}
+}
+
+// TestCCallLayout checks the offsets that ccall_amd64.s reads.
+func TestCCallLayout(t *testing.T) {
+	var c cCall13
+	if unsafe.Offsetof(c.fn) != 0 || unsafe.Offsetof(c.args) != 8 || unsafe.Sizeof(c.args[0]) != 8 {
+		t.Errorf("cCall13: fn at %d, args at %d of %d bytes; the trampoline reads them at 0 and 8, 8 bytes each",
+			unsafe.Offsetof(c.fn), unsafe.Offsetof(c.args), unsafe.Sizeof(c.args[0]))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -189,18 +190,22 @@ func TestMonomorphicWrappers(t *testing.T) {
 	}
 }
 
-// TestOpenBLASAllocatesOnce bounds the garbage a GEMM call makes: the scalar
-// arguments are recycled, and the only allocation left is the argument
-// slice that purego.SyscallN's go:uintptrescapes forces onto the heap.
-func TestOpenBLASAllocatesOnce(t *testing.T) {
+// TestOpenBLASAllocatesNothing checks that a GEMM call makes no garbage:
+// its arguments are recycled and the call goes through our trampoline
+// (on amd64; elsewhere purego.SyscallN allocates its argument slice).
+func TestOpenBLASAllocatesNothing(t *testing.T) {
 	ob, err := loadOpenBLAS()
 	if err != nil {
 		t.Skipf("OpenBLAS not available: %v", err)
 	}
 	useBackend(t, ob)
 	a, b, c := make([]float32, 64*64), make([]float32, 64*64), make([]float32, 64*64)
-	if n := testing.AllocsPerRun(100, func() { Sgemm(1, false, false, 64, 64, 64, 1, a, 64, b, 64, 0, c, 64) }); n > 1 {
-		t.Errorf("Sgemm allocates %v times per call, want at most 1", n)
+	want := 0.0
+	if runtime.GOARCH != "amd64" {
+		want = 1
+	}
+	if n := testing.AllocsPerRun(100, func() { Sgemm(1, false, false, 64, 64, 64, 1, a, 64, b, 64, 0, c, 64) }); n > want {
+		t.Errorf("Sgemm allocates %v times per call, want at most %v", n, want)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 // batch 128, an evaluation on the first 1000 test images every 10 steps.
 
 // protocolConfig is a run of spec, initialized by init, under the
-// reproduction's protocol for the given epochs.
+// reproduction's protocol for the given epochs, on the default 2 threads.
 func protocolConfig(b testing.TB, spec, init string, epochs float64) Config {
 	return Config{
 		Net: mustNet(b, spec), Init: mustInit(b, init), Optimizer: "sgd", LR: 0.003, Momentum: 0.9,
@@ -23,7 +23,8 @@ func protocolConfig(b testing.TB, spec, init string, epochs float64) Config {
 // and every tenth op also evaluates, so that ns/op is the protocol's cost
 // per step and allocs/op its steady-state allocations. pytorch-default at
 // depth 100 is the case whose backward gradients decay below float32's
-// normal range.
+// normal range. Each run uses one thread, as reproduce runs its training
+// tasks (one task per CPU).
 func BenchmarkProtocolStep(b *testing.B) {
 	for _, c := range []struct{ name, spec, init string }{
 		{"fc784-100x50-10/he-normal", "fc:784-100x50-10", "he-normal"},
@@ -34,7 +35,9 @@ func BenchmarkProtocolStep(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			tr, te := loadMNIST(b)
-			t, err := newTrainer(protocolConfig(b, c.spec, c.init, 1), tr, te)
+			cfg := protocolConfig(b, c.spec, c.init, 1)
+			cfg.Threads = 1
+			t, err := newTrainer(cfg, tr, te)
 			if err != nil {
 				b.Fatal(err)
 			}
