@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -354,6 +355,23 @@ func TestRunAllocatesNothing(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("a step allocates %v times, want 0", n)
+	}
+}
+
+// TestChannelBlock: 16 on a CPU with AVX-512 (unless DNNL_MAX_CPU_ISA
+// holds oneDNN below it), 8 otherwise.
+func TestChannelBlock(t *testing.T) {
+	requireOneDNN(t)
+	info, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		t.Skip(err)
+	}
+	want := 8
+	if slices.Contains(strings.Fields(string(info)), "avx512f") && os.Getenv("DNNL_MAX_CPU_ISA") == "" {
+		want = 16
+	}
+	if got := ChannelBlock(); got != want {
+		t.Errorf("ChannelBlock() = %d, want %d", got, want)
 	}
 }
 

@@ -18,9 +18,19 @@
 // thread when it is created and when it runs; a Conv sets that number to
 // its shape's Threads (omp_set_num_threads, which binds the calling thread
 // only) around both, with the goroutine locked to its OS thread, so that
-// convolutions of different thread counts can run in one process.
-// OpenMP's own environment variables (OMP_WAIT_POLICY, GOMP_SPINCOUNT)
-// apply as usual.
+// convolutions of different thread counts can run in one process. With
+// Threads 1, oneDNN runs on the calling thread alone and creates no
+// OpenMP threads: callers that split their work over goroutines
+// themselves (as package nn does) should use it. Above 1, each OS thread
+// that runs a Conv leads an OpenMP team of its own, and Go moves
+// goroutines between OS threads: the idle teams' threads would spin
+// beside the working one (OpenMP's default), which made training steps
+// several times slower; this package therefore sets OMP_WAIT_POLICY to
+// passive before it loads oneDNN, unless the user set it.
+//
+// oneDNN's own scratchpads are thread-local, which a goroutine moving
+// between OS threads cannot use: a Conv gives its primitives scratchpads
+// of its own, in its [Workspace].
 package dnnl
 
 import (
@@ -58,6 +68,17 @@ func Available() (bool, string) {
 		return false, err.Error()
 	}
 	return true, l.label
+}
+
+// ChannelBlock returns the number of channels that the blocked layouts
+// of oneDNN's kernels group on this CPU (16 with AVX-512, 8 without), for
+// bounding the memory of their copies, or 0 if oneDNN is not available.
+func ChannelBlock() int {
+	l, err := load()
+	if err != nil {
+		return 0
+	}
+	return l.block
 }
 
 // Status is a oneDNN error status (dnnl_status_t): the error of a call

@@ -4,6 +4,7 @@ package dnnl
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"unsafe"
 
@@ -15,6 +16,9 @@ import (
 type library struct {
 	label  string
 	engine uintptr
+	// block is the channel block of the blocked layouts of oneDNN's
+	// kernels on this CPU.
+	block int
 
 	engineCreate, streamCreate, streamWait, streamDestroy          uintptr
 	mdInitByTag, mdEqual, mdGetSize                                uintptr
@@ -41,7 +45,14 @@ type version struct {
 }
 
 // open loads the library, resolves its symbols and creates the CPU engine.
+// Unless the user set OMP_WAIT_POLICY, it first sets it to passive (see
+// the package documentation).
 func open() (*library, error) {
+	if _, set := os.LookupEnv("OMP_WAIT_POLICY"); !set {
+		if err := os.Setenv("OMP_WAIT_POLICY", "passive"); err != nil {
+			return nil, fmt.Errorf("setting OMP_WAIT_POLICY: %w", err)
+		}
+	}
 	var handle uintptr
 	var errs []string
 	for _, name := range libNames {
@@ -110,6 +121,15 @@ func open() (*library, error) {
 	var err error
 	if l.label, err = describe(handle); err != nil {
 		return nil, err
+	}
+	isa, err := purego.Dlsym(handle, "dnnl_get_effective_cpu_isa")
+	if err != nil {
+		return nil, fmt.Errorf("libdnnl.so.2 lacks dnnl_get_effective_cpu_isa: %w", err)
+	}
+	// The dnnl_cpu_isa_t bits of AVX-512 (avx512_mic, avx512_core).
+	l.block = 8
+	if r, _, _ := purego.SyscallN(isa); r&0x28 != 0 {
+		l.block = 16
 	}
 	if err := l.call(l.engineCreate, uintptr(unsafe.Pointer(&l.engine)), engineCPU, 0); err != nil {
 		return nil, fmt.Errorf("creating the CPU engine: %w", err)
