@@ -23,8 +23,14 @@ const (
 )
 
 func benchmarkStep(b *testing.B, spec string, newOpt func([]*Param[float32]) Optimizer, batch int) {
-	net := model[float32](spec) // on 2 threads, as training runs (see DESIGN.md)
-	b.Logf("BLAS: %s", tensor.Backend())
+	// On 2 threads, as training runs (see DESIGN.md), and the convolution
+	// backend that INITSCOPE_CONV selects.
+	benchmarkModel(b, model[float32](spec), newOpt, batch)
+}
+
+// benchmarkModel times the training steps of net.
+func benchmarkModel(b *testing.B, net *Model[float32], newOpt func([]*Param[float32]) Optimizer, batch int) {
+	b.Logf("BLAS: %s; convolutions: %s", tensor.Backend(), ConvBackend())
 	heInit(net.Params(), 1)
 	opt := newOpt(net.Params())
 	rng := rand.New(rand.NewPCG(1, 2))

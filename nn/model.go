@@ -173,7 +173,7 @@ func newOp[T tensor.Float](n *arch.Node, f fusion, threads int) (op[T], error) {
 	case arch.OpDense:
 		return newDense[T](n, f.relu, threads), nil
 	case arch.OpConv:
-		return newConv[T](n, f.relu, threads), nil
+		return newConv[T](n, f.relu, threads)
 	case arch.OpMaxPool, arch.OpAvgPool:
 		return newPool[T](n, threads), nil
 	case arch.OpAffine:

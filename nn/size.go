@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/initscope/initscope/arch"
+	"github.com/initscope/initscope/dnnl"
 )
 
 // Size is an estimate of the memory a [Model] of a graph holds, in values
@@ -17,15 +18,18 @@ type Size struct {
 	// Buffers counts the values of the buffers that a Forward and a
 	// Backward of a batch size: every node's output and input gradient,
 	// the gradients summed where the graph forks, the conv nodes'
-	// per-chunk parameter gradients and per-goroutine scratch, and the
-	// loss's gradient of the logits.
+	// per-chunk parameter gradients and per-goroutine scratch (or, for
+	// convolutions on oneDNN, its blocked copies and scratchpads, which
+	// it allocates outside Go's heap), and the loss's gradient of the
+	// logits.
 	Buffers float64
 }
 
 // Estimate returns the size of a model of g (which NewModel accepts)
 // running batches of batch samples on threads goroutines, without
 // allocating it, so that a caller can check it against the memory it may
-// use first.
+// use first. Its convolutions are counted as a float32 model runs them:
+// on oneDNN when [ConvBackend] says so.
 func Estimate(g *arch.Graph, batch, threads int) Size {
 	var s Size
 	b, threads := float64(batch), max(threads, 1)
@@ -52,7 +56,11 @@ func Estimate(g *arch.Graph, batch, threads int) Size {
 			s.Buffers += b * (out + dx)
 		case arch.OpConv:
 			s.Params += float64(n.Params())
-			s.Buffers += convBuffers(n.Window, batch, threads, dx > 0) + b*(out+dx)
+			if convOnOneDNN(&n.Window) {
+				s.Buffers += dnnBuffers(n.Window, batch, threads) + b*(out+dx)
+			} else {
+				s.Buffers += convBuffers(n.Window, batch, threads, dx > 0) + b*(out+dx)
+			}
 		case arch.OpMaxPool, arch.OpAvgPool:
 			s.Buffers += b * (2*out + dx) // the output, the argmax, dx
 		case arch.OpReLU:
@@ -98,4 +106,21 @@ func convBuffers(w arch.Window, batch, threads int, needInput bool) float64 {
 	}
 	workers := min(float64(threads), chunks)
 	return values + workers*chunk*(unfolded+product)
+}
+
+// dnnBuffers bounds the values a conv node of window w on oneDNN holds
+// beyond its output and input gradient: two copies of the parameter
+// gradients (see dnnConv), and in oneDNN's workspace the blocked copies of
+// a chunk's input and output with their channels padded to a block (see
+// dnnl.ChannelBlock), of the kernel, and the scratchpad of a GEMM-based
+// kernel (a chunk of unfolded inputs per thread).
+func dnnBuffers(w arch.Window, batch, threads int) float64 {
+	block := max(dnnl.ChannelBlock(), 1)
+	pad := func(c int) float64 { return float64((c + block - 1) / block * block) }
+	chunk := float64(min(batch, dnnChunk))
+	inPix, outPix := float64(w.In.H*w.In.W), float64(w.Out.H*w.Out.W)
+	params := float64(w.Out.C * (w.Taps() + 1))
+	kernel := float64(w.Groups) * pad(w.Out.C/w.Groups) * pad(w.In.C/w.Groups) * float64(w.KH*w.KW)
+	unfolded := float64(w.Taps()) * outPix
+	return 2*params + chunk*(pad(w.In.C)*inPix+pad(w.Out.C)*outPix) + 2*kernel + float64(threads)*unfolded
 }
