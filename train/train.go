@@ -96,8 +96,10 @@ type Result struct {
 	// says how, in one line.
 	Diverged   bool   `json:"diverged"`
 	Divergence string `json:"divergence,omitempty"`
-	// Backend names the BLAS backend (tensor.Backend).
-	Backend string `json:"backend"`
+	// Backend names the BLAS backend (tensor.Backend), ConvBackend that of
+	// the convolutions (nn.ConvBackend).
+	Backend     string `json:"backend"`
+	ConvBackend string `json:"conv_backend"`
 	// Seconds is the wall time of the run: building, initialization,
 	// training and evaluations, not loading the data.
 	Seconds float64 `json:"seconds"`
@@ -129,7 +131,7 @@ func Run(ctx context.Context, cfg Config, trainSet, testSet *data.Dataset, progr
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Evals: []Eval{}, Backend: tensor.Backend(), Setup: cfg.Describe(trainSet, testSet)}
+	res := &Result{Evals: []Eval{}, Backend: tensor.Backend(), ConvBackend: nn.ConvBackend(), Setup: cfg.Describe(trainSet, testSet)}
 	err = t.loop(ctx, res, progress)
 	res.Seconds = time.Since(start).Seconds()
 	return res, err
@@ -152,6 +154,9 @@ func newTrainer(cfg Config, trainSet, testSet *data.Dataset) (*trainer, error) {
 		return nil, err
 	}
 	if err := tensor.Init(); err != nil {
+		return nil, err
+	}
+	if err := nn.InitConv(); err != nil {
 		return nil, err
 	}
 	model, err := nn.NewModel[float32](cfg.Net, cfg.threads())

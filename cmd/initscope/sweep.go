@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/initscope/initscope/experiment"
+	"github.com/initscope/initscope/nn"
 	"github.com/initscope/initscope/reproduce"
 	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/tensor"
@@ -146,6 +147,9 @@ func (e execution) run(ctx context.Context, stderr io.Writer) (experiment.Counts
 	if err := tensor.Init(); err != nil {
 		return experiment.Counts{}, err
 	}
+	if err := nn.InitConv(); err != nil {
+		return experiment.Counts{}, err
+	}
 	store, err := experiment.OpenStore(e.dir, e.shard)
 	if err != nil {
 		return experiment.Counts{}, err
@@ -153,7 +157,7 @@ func (e execution) run(ctx context.Context, stderr io.Writer) (experiment.Counts
 	defer store.Close()
 	start := time.Now()
 	counts, err := experiment.Run(ctx, e.tasks, e.shard, store, e.runner.Run, experiment.Options{
-		Workers: e.workers, SkipFailed: e.skipFailed, Backend: tensor.Backend(), Version: version, // empty: experiment.Run reads the build info
+		Workers: e.workers, SkipFailed: e.skipFailed, Backend: tensor.Backend() + "; conv " + nn.ConvBackend(), Version: version, // empty: experiment.Run reads the build info
 		Progress: func(p experiment.Progress) {
 			n := p.Done + p.Failed
 			fmt.Fprintf(stderr, "%s: [%d/%d] %s (%.1f s): %s\n", e.cmd, n, p.Total-p.Skipped,

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/initscope/initscope/data"
+	"github.com/initscope/initscope/nn"
 	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/tensor"
 	"github.com/initscope/initscope/train"
@@ -54,6 +55,9 @@ func runTrain(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "train", exitUsage, "%v", err)
 	}
 	if err := tensor.Init(); err != nil {
+		return fail(stderr, "train", exitFail, "%v", err)
+	}
+	if err := nn.InitConv(); err != nil {
 		return fail(stderr, "train", exitFail, "%v", err)
 	}
 	trainSet, testSet, err := data.Load(*dataName, *dataDir)
@@ -158,7 +162,8 @@ func writeTrainHeader(ew *errWriter, s train.Setup, info data.Info) {
 		target = fmt.Sprintf("; target %s test accuracy", percent(s.TargetAcc))
 	}
 	ew.printf("eval:   %s and at the end, on the first %d test images%s\n", every, s.EvalSamples, target)
-	ew.printf("BLAS:   %s, %d threads\n\n", tensor.Backend(), s.Threads)
+	ew.printf("BLAS:   %s, %d threads\n", tensor.Backend(), s.Threads)
+	ew.printf("conv:   %s\n\n", nn.ConvBackend())
 }
 
 // writeTrainSummary says how the run ended.
@@ -186,7 +191,7 @@ func writeTrainSummary(ew *errWriter, res *train.Result) {
 		se := math.Sqrt(acc * (1 - acc) / float64(s.EvalSamples))
 		ew.printf("final test accuracy %s ± %s (binomial SE) on %d test images\n", percent(acc), percent(se), s.EvalSamples)
 	}
-	ew.printf("%d steps, %.3f epochs in %.2f s; BLAS %s\n", res.Steps, res.Epochs, res.Seconds, res.Backend)
+	ew.printf("%d steps, %.3f epochs in %.2f s; BLAS %s; conv %s\n", res.Steps, res.Epochs, res.Seconds, res.Backend, res.ConvBackend)
 }
 
 // percent writes a fraction as a percentage: 0.2 as 20%, 0.93571 as 93.57%.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/initscope/initscope/nn"
 	"github.com/initscope/initscope/tensor"
 )
 
@@ -56,13 +57,14 @@ func TestTrainJSON(t *testing.T) {
 		ReachedTarget  bool     `json:"reached_target"`
 		Diverged       bool     `json:"diverged"`
 		Backend        string   `json:"backend"`
+		ConvBackend    string   `json:"conv_backend"`
 		Seconds        float64  `json:"seconds"`
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if len(res.Evals) != 2 || res.Evals[1].Step != 10 || res.Evals[1].Epoch != 0.01 || res.EpochsToTarget == nil ||
-		*res.EpochsToTarget != res.Evals[0].Epoch || !res.ReachedTarget || res.Diverged || res.Backend != tensor.Backend() || res.Seconds <= 0 {
+		*res.EpochsToTarget != res.Evals[0].Epoch || !res.ReachedTarget || res.Diverged || res.Backend != tensor.Backend() || res.ConvBackend != nn.ConvBackend() || res.Seconds <= 0 {
 		t.Errorf("unexpected result:\n%s", out)
 	}
 
@@ -111,7 +113,8 @@ func TestTrainText(t *testing.T) {
 		`(?m)^ +epoch +step +train loss +test acc\n +0\.005 +5 +\d\.\d+ +0\.\d{4}\n +0\.010 +10 +\d\.\d+ +0\.\d{4}\n\n`,
 		`(?m)^reached 5% test accuracy at epoch 0\.005 \(step 5\)$`,
 		`(?m)^final test accuracy [\d.]+% ± [\d.]+% \(binomial SE\) on 200 test images$`,
-		`(?m)^10 steps, 0\.010 epochs in [\d.]+ s; BLAS ` + regexp.QuoteMeta(tensor.Backend()) + `$`,
+		`(?m)^conv: +` + regexp.QuoteMeta(nn.ConvBackend()) + `$`,
+		`(?m)^10 steps, 0\.010 epochs in [\d.]+ s; BLAS ` + regexp.QuoteMeta(tensor.Backend()) + `; conv ` + regexp.QuoteMeta(nn.ConvBackend()) + `$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("output does not match %s:\n%s", re, out)
