@@ -50,7 +50,7 @@ func BenchmarkProtocolStep(b *testing.B) {
 				next++
 				t.step(batch)
 				if i%t.cfg.EvalEvery == t.cfg.EvalEvery-1 {
-					t.accuracy()
+					t.accuracy(t.model)
 				}
 			}
 			for i := range 2 * t.cfg.EvalEvery { // size the buffers, settle the weights

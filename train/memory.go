@@ -35,18 +35,24 @@ func (f footprint) total() float64 { return f.params + f.buffers + f.inputs }
 // training set of trainLen images of size values: the model's parameters,
 // their gradients and the optimizer's state (SGD's velocity, Adam's two
 // moments), its activation and gradient buffers (nn.Estimate), and the
-// batch's images and labels with the order of the training set.
+// batch's images and labels with the order of the training set; on more
+// than one thread, also the copy of the model that evaluations run on.
 func (c *Config) footprint(batch, size, trainLen int) footprint {
 	s := nn.Estimate(c.Net, batch, c.threads())
 	copies := 3.0 // Data, Grad and SGD's velocity
 	if c.Optimizer == "adam" {
 		copies = 4
 	}
+	buffers := s.Buffers
+	if c.threads() > 1 {
+		copies += 2 // the evaluation copy's Data and Grad
+		buffers += nn.Estimate(c.Net, batch, 1).Buffers
+	}
 	const f32, word = 4, 8
 	b := float64(batch)
 	return footprint{
 		params:  f32 * copies * s.Params,
-		buffers: f32 * s.Buffers,
+		buffers: f32 * buffers,
 		inputs:  b*(f32*float64(size)+word) + word*float64(trainLen),
 	}
 }

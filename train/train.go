@@ -8,7 +8,8 @@
 // streams (see InitStream and ShuffleStream), and every parallel pass of nn
 // splits its work the same way. Training runs on one goroutine with the
 // matrix products, elementwise passes and optimizer steps on
-// Config.Threads threads (DefaultThreads, 2, unless set).
+// Config.Threads threads (DefaultThreads, 2, unless set); with more than
+// one, evaluations run beside it on a copy of the weights.
 package train
 
 import (
@@ -120,7 +121,11 @@ type Result struct {
 // Run trains cfg.Net, initialized from cfg.Init with cfg.Seed, on trainSet
 // and evaluates it on testSet as cfg says, calling progress (if not nil)
 // after each evaluation. Evaluation is inference alone, in batches of
-// cfg.Batch. A diverging training loss (see DivergenceFactor) ends the run
+// cfg.Batch; on more than one thread it runs on a copy of the weights,
+// on a goroutine of its own, while training goes on, and is recorded (and
+// progress called) when the next one is due or the run ends. The results
+// are those of a run that waits for each evaluation: steps taken beyond
+// an evaluation that stops the run at its target are not counted. A diverging training loss (see DivergenceFactor) ends the run
 // with Diverged set; the evaluations before it stand. Run first checks cfg
 // and the data with ValidateData; configuration errors are *ConfigError.
 // If ctx is canceled, Run stops after the current step and returns the
@@ -147,6 +152,20 @@ type trainer struct {
 	loss        nn.SoftmaxCrossEntropy[float32]
 	x           []float32 // the current batch's images
 	y           []int     // and labels
+	// async, on runs of more than one thread, evaluates a copy of the
+	// weights while training goes on; nil on one thread.
+	async *asyncEval
+}
+
+// asyncEval is an evaluation on a copy of the weights, on a goroutine of
+// its own: the training's second thread does the evaluations, which then
+// cost the training nothing, and every 10 steps of the reproduction's
+// protocol is a fifth of its arithmetic.
+type asyncEval struct {
+	model   *nn.Model[float32] // the copy, on one thread
+	e       Eval               // the evaluation running, its accuracy to come
+	running bool
+	done    chan float64 // the accuracy
 }
 
 func newTrainer(cfg Config, trainSet, testSet *data.Dataset) (*trainer, error) {
@@ -171,6 +190,13 @@ func newTrainer(cfg Config, trainSet, testSet *data.Dataset) (*trainer, error) {
 		evalSamples: cfg.Describe(trainSet, testSet).EvalSamples,
 		x:           make([]float32, min(cfg.Batch, trainSet.Len())*trainSet.Size()),
 		y:           make([]int, min(cfg.Batch, trainSet.Len())),
+	}
+	if cfg.threads() > 1 {
+		evalModel, err := nn.NewModel[float32](cfg.Net, 1)
+		if err != nil {
+			return nil, configErr("Net", "%v", err)
+		}
+		t.async = &asyncEval{model: evalModel, done: make(chan float64, 1)}
 	}
 	switch cfg.Optimizer {
 	case "sgd":
@@ -224,6 +250,9 @@ func (t *trainer) loop(ctx context.Context, res *Result, progress func(Eval)) er
 		shuffle.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for lo := 0; lo < n; lo += t.cfg.Batch {
 			if err := ctx.Err(); err != nil {
+				if t.settle(res, progress) {
+					return nil
+				}
 				res.Stop = StopCanceled
 				return err
 			}
@@ -236,6 +265,9 @@ func (t *trainer) loop(ctx context.Context, res *Result, progress func(Eval)) er
 				first = loss
 			}
 			if why := diverged(loss, first, t.train.Classes); why != "" {
+				if t.settle(res, progress) {
+					return nil
+				}
 				res.Diverged, res.Stop = true, StopDiverged
 				res.Divergence = fmt.Sprintf("the training loss at step %d was %s", res.Steps, why)
 				return nil
@@ -247,26 +279,69 @@ func (t *trainer) loop(ctx context.Context, res *Result, progress func(Eval)) er
 			if !due && !atCap {
 				continue
 			}
-			e := Eval{Epoch: res.Epochs, Step: res.Steps, TrainLoss: lossSum / float64(lossSteps), TestAccuracy: t.accuracy()}
-			lossSum, lossSteps = 0, 0
-			res.Evals = append(res.Evals, e)
-			res.FinalTestAccuracy = &e.TestAccuracy
-			if !res.ReachedTarget && t.cfg.TargetAcc > 0 && e.TestAccuracy >= t.cfg.TargetAcc {
-				res.ReachedTarget, res.EpochsToTarget, res.StepsToTarget = true, &e.Epoch, &e.Step
-			}
-			if progress != nil {
-				progress(e)
-			}
-			switch {
-			case res.ReachedTarget && t.cfg.StopAtTarget:
-				res.Stop = StopTarget
+			if t.settle(res, progress) {
 				return nil
-			case atCap:
+			}
+			e := Eval{Epoch: res.Epochs, Step: res.Steps, TrainLoss: lossSum / float64(lossSteps)}
+			lossSum, lossSteps = 0, 0
+			if t.async != nil && !atCap {
+				t.async.start(t, e)
+				continue
+			}
+			e.TestAccuracy = t.accuracy(t.model)
+			if t.record(res, e, progress) {
+				return nil
+			}
+			if atCap {
 				res.Stop = StopCap
 				return nil
 			}
 		}
 	}
+}
+
+// record adds evaluation e to res and calls progress, and reports whether
+// the run stops there, having reached the target with StopAtTarget: it
+// then sets res.Stop, and res.Steps and res.Epochs back to e's (training
+// may have gone on while e ran).
+func (t *trainer) record(res *Result, e Eval, progress func(Eval)) bool {
+	res.Evals = append(res.Evals, e)
+	res.FinalTestAccuracy = &e.TestAccuracy
+	if !res.ReachedTarget && t.cfg.TargetAcc > 0 && e.TestAccuracy >= t.cfg.TargetAcc {
+		res.ReachedTarget, res.EpochsToTarget, res.StepsToTarget = true, &e.Epoch, &e.Step
+	}
+	if progress != nil {
+		progress(e)
+	}
+	if res.ReachedTarget && t.cfg.StopAtTarget {
+		res.Stop, res.Steps, res.Epochs = StopTarget, e.Step, e.Epoch
+		return true
+	}
+	return false
+}
+
+// settle waits for the evaluation running beside training, if any, and
+// records it; it reports whether the run stops there (see record).
+func (t *trainer) settle(res *Result, progress func(Eval)) bool {
+	a := t.async
+	if a == nil || !a.running {
+		return false
+	}
+	a.running = false
+	e := a.e
+	e.TestAccuracy = <-a.done
+	return t.record(res, e, progress)
+}
+
+// start copies the weights of t's model and evaluates them on a goroutine
+// of its own, as e.
+func (a *asyncEval) start(t *trainer, e Eval) {
+	params := a.model.Params()
+	for i, p := range t.model.Params() {
+		copy(params[i].Data, p.Data)
+	}
+	a.e, a.running = e, true
+	go func() { a.done <- t.accuracy(a.model) }()
 }
 
 // DivergenceFactor defines divergence: a run diverges at the first step
@@ -311,14 +386,15 @@ func (t *trainer) step(indices []int) float64 {
 	return loss
 }
 
-// accuracy classifies the first evalSamples test images, in batches of
-// the training batch size, and returns the fraction it gets right.
-func (t *trainer) accuracy() float64 {
+// accuracy classifies the first evalSamples test images with model, in
+// batches of the training batch size, and returns the fraction it gets
+// right. It reads only what no step changes.
+func (t *trainer) accuracy(model *nn.Model[float32]) float64 {
 	size, classes := t.test.Size(), t.test.Classes
 	correct := 0
 	for lo := 0; lo < t.evalSamples; lo += t.cfg.Batch {
 		hi := min(lo+t.cfg.Batch, t.evalSamples)
-		logits := t.model.Forward(t.test.Images[lo*size:hi*size], hi-lo)
+		logits := model.Forward(t.test.Images[lo*size:hi*size], hi-lo)
 		for r, label := range t.test.Labels[lo:hi] {
 			if argmax(logits[r*classes:(r+1)*classes]) == label {
 				correct++

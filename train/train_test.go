@@ -279,14 +279,21 @@ func TestTarget(t *testing.T) {
 	}
 }
 
+// TestCancel cancels a run from the progress of its first evaluation: on
+// one thread that is at step 2; on two, where the evaluation of step 2 runs
+// beside training and is recorded when the next one is due, at step 4,
+// whose evaluation the run records before it stops.
 func TestCancel(t *testing.T) {
 	tr, te := synthetic(100, data.Train, 1), synthetic(50, data.Test, 2)
 	cfg := syntheticConfig(t)
 	cfg.EvalEvery = 2
-	ctx, cancel := context.WithCancel(context.Background())
-	res, err := Run(ctx, cfg, tr, te, func(Eval) { cancel() })
-	if !errors.Is(err, context.Canceled) || res == nil || res.Stop != StopCanceled || res.Steps != 2 || len(res.Evals) != 1 {
-		t.Errorf("canceled after the first evaluation: err %v, result %+v", err, res)
+	for threads, steps := range map[int]int{1: 2, 2: 4} {
+		cfg.Threads = threads
+		ctx, cancel := context.WithCancel(context.Background())
+		res, err := Run(ctx, cfg, tr, te, func(Eval) { cancel() })
+		if !errors.Is(err, context.Canceled) || res == nil || res.Stop != StopCanceled || res.Steps != steps || len(res.Evals) != steps/2 {
+			t.Errorf("%d threads, canceled after the first evaluation: err %v, result %+v", threads, err, res)
+		}
 	}
 }
 
