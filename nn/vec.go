@@ -24,18 +24,21 @@ func asF32[T tensor.Float](s []T) ([]float32, bool) {
 // flushBelow is the magnitude below which the backward pass of a ReLU and
 // SGD's velocity flush values to zero (NaN and infinities are kept).
 //
-// Without it, the gradients of a net whose backward pass shrinks them layer
-// after layer (PyTorch's default initialization, c = 1/3, at depth 100)
-// decay into float32's subnormal range (below 2^-126), where x86 cores take
-// microcode assists on every product: such a net trained five times slower
-// per step than a LeCun one on an Intel Xeon. Flushing at 2^-100 keeps them
-// out of that range, and changes no result beyond float32 rounding: a
-// flushed value changes a weight by at most LR·2^-100 times the batch's
-// activations, which is below half a unit in the last place of any weight
-// larger than about 2^-70, so the update rounds to the same float; a
-// gradient that small carries no information a float32 weight can take in.
-// Float64 models flush at the same magnitude, far above their subnormals,
-// for the same reason. Tests set it to 0 to compare with unflushed runs.
+// Without it, the gradients of a net whose backward pass shrinks them
+// layer after layer (PyTorch's default initialization, c = 1/3, at depth
+// 100) decay into float32's subnormal range (below 2^-126), where x86
+// cores may take microcode assists on every product: such a net trained up
+// to five times slower per step than a LeCun one (issue 11; 1.25 times on
+// an AMD EPYC, which handles most subnormals in hardware). Flushing at
+// 2^-100 keeps them out of that range and changes no result beyond float32
+// rounding: a flushed gradient moves a weight's update by at most
+// LR·2^-100 times the sum of the batch's activations, and momentum's
+// 1/(1-Momentum) after it; with LR <= 1, 128 samples of activations up to
+// 2^10 and a momentum of 0.9 that is below 2^-79, under half a unit in the
+// last place of any weight above 2^-55, whose update therefore rounds to
+// the same float. Float64 models flush at the same magnitude, far above
+// their subnormals, for the same reason. Tests set it to 0 to compare with
+// unflushed runs.
 var flushBelow = 0x1p-100
 
 // maskReLU zeroes the gradients g where the rectified output y is not
