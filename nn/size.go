@@ -109,18 +109,21 @@ func convBuffers(w arch.Window, batch, threads int, needInput bool) float64 {
 }
 
 // dnnBuffers bounds the values a conv node of window w on oneDNN holds
-// beyond its output and input gradient: two copies of the parameter
-// gradients (see dnnConv), and in oneDNN's workspace the blocked copies of
-// a chunk's input and output with their channels padded to a block (see
-// dnnl.ChannelBlock), of the kernel, and the scratchpad of a GEMM-based
-// kernel (a chunk of unfolded inputs per thread).
+// beyond its output and input gradient, its batch cut as dnnConv.split
+// cuts it: the parameter gradients of each chunk and their sum, and in
+// each worker's workspace the blocked copies of a chunk's input and
+// output with their channels padded to a block (see dnnl.ChannelBlock),
+// two of the kernel, and the scratchpad of a GEMM-based kernel (the
+// unfolded inputs of one sample).
 func dnnBuffers(w arch.Window, batch, threads int) float64 {
 	block := max(dnnl.ChannelBlock(), 1)
 	pad := func(c int) float64 { return float64((c + block - 1) / block * block) }
-	chunk := float64(min(batch, dnnChunk))
+	chunk := min(dnnChunk, (batch+dnnSplit*threads-1)/(dnnSplit*threads))
+	chunks := (batch + chunk - 1) / chunk
+	workers := float64(min(threads, chunks))
 	inPix, outPix := float64(w.In.H*w.In.W), float64(w.Out.H*w.Out.W)
 	params := float64(w.Out.C * (w.Taps() + 1))
 	kernel := float64(w.Groups) * pad(w.Out.C/w.Groups) * pad(w.In.C/w.Groups) * float64(w.KH*w.KW)
-	unfolded := float64(w.Taps()) * outPix
-	return 2*params + chunk*(pad(w.In.C)*inPix+pad(w.Out.C)*outPix) + 2*kernel + float64(threads)*unfolded
+	copies := float64(chunk)*(pad(w.In.C)*inPix+pad(w.Out.C)*outPix) + 2*kernel + float64(w.Taps())*outPix
+	return float64(chunks+1)*params + workers*copies
 }
