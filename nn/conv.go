@@ -58,7 +58,8 @@ type conv[T tensor.Float] struct {
 	// output gradient with a row of ones appended to the unfolded inputs.
 	grads []T
 	pass  convPass[T]
-	// dnn runs the op on oneDNN; nil when it runs on im2col + GEMM.
+	// dnn runs the op on oneDNN; nil when it runs on im2col + GEMM. mask
+	// then rectifies the output gradient.
 	dnn  *dnnConv
 	mask reluBackward[T]
 }
@@ -416,7 +417,7 @@ func selectConv(value string, available func() (bool, string)) (onednn, strict b
 		if !ok {
 			return false, false, im2col + " (" + desc + ")", nil
 		}
-		return true, false, fmt.Sprintf("%s (%s below %d input channels)", desc, im2col, dnnMinChannels), nil
+		return true, false, fmt.Sprintf("%s, %s below %d input channels", desc, im2col, dnnMinChannels), nil
 	case "onednn":
 		ok, desc := available()
 		if ok {
@@ -432,11 +433,11 @@ func selectConv(value string, available func() (bool, string)) (onednn, strict b
 }
 
 // ConvBackend names the backend of float32 convolutions, for example
-// "onednn 2.6.3 (OpenMP) (im2col + GEMM below 8 input channels)" or
-// "im2col + GEMM", with the reason when it is
-// a fallback; when oneDNN refused some convolutions, which then ran on
-// im2col + GEMM, it says how many and why it refused the first. Float64
-// convolutions always run on im2col + GEMM. It calls InitConv.
+// "onednn 2.6.3 (OpenMP), im2col + GEMM below 8 input channels" or
+// "im2col + GEMM", with the reason when it is a fallback; when oneDNN
+// refused some convolutions, which then ran on im2col + GEMM, it says how
+// many and why it refused the first. Float64 convolutions always run on
+// im2col + GEMM. It calls InitConv.
 func ConvBackend() string {
 	InitConv()
 	ch := &convChoice

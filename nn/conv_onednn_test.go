@@ -179,8 +179,8 @@ func TestSelectConv(t *testing.T) {
 		onednn, strict bool
 		label, err     string
 	}{
-		{"", present, true, false, "onednn 2.6.3 (OpenMP) (im2col + GEMM below 8 input channels)", ""},
-		{"auto", present, true, false, "onednn 2.6.3 (OpenMP) (im2col + GEMM below 8 input channels)", ""},
+		{"", present, true, false, "onednn 2.6.3 (OpenMP), im2col + GEMM below 8 input channels", ""},
+		{"auto", present, true, false, "onednn 2.6.3 (OpenMP), im2col + GEMM below 8 input channels", ""},
 		{"", absent, false, false, "im2col + GEMM (oneDNN: cannot load libdnnl.so.2)", ""},
 		{"onednn", present, true, true, "onednn 2.6.3 (OpenMP)", ""},
 		{"onednn", absent, false, false, "im2col + GEMM (the fallback: INITSCOPE_CONV=onednn: oneDNN: cannot load libdnnl.so.2 (or set INITSCOPE_CONV=im2col))",
