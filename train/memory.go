@@ -46,7 +46,11 @@ func (c *Config) footprint(batch, size, trainLen int) footprint {
 	buffers := s.Buffers
 	if c.threads() > 1 {
 		copies += 2 // the evaluation copy's Data and Grad
-		buffers += nn.Estimate(c.Net, batch, 1).Buffers
+		evalBatch := batch // evaluations run in batches of at most Batch
+		if c.EvalSamples > 0 {
+			evalBatch = min(batch, c.EvalSamples)
+		}
+		buffers += nn.Estimate(c.Net, evalBatch, 1).Buffers
 	}
 	const f32, word = 4, 8
 	b := float64(batch)

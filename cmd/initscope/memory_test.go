@@ -75,10 +75,12 @@ func TestMemoryRefused(t *testing.T) {
 		args  []string
 		parts []string
 	}{
-		// A batch of the whole training set: 9.3 GiB of activations.
-		{trainArgs("fc:784-20000-10", "1000000000"), []string{"--batch: 1000000000: needs about 9.", "GiB", "a batch of 60000, the whole training set", "this process may use", "use a batch of at most"}},
-		// 26 G parameters, 290 GiB with their gradients and SGD's state.
-		{trainArgs("fc:784-30000x30-10", "1"), []string{"--arch: needs about 29", "GiB", "26.1 G parameters", "this process may use", "use a smaller net"}},
+		// A batch of the whole training set: 9.3 GiB of activations, and as
+		// much again for the evaluation copy of the model (2 threads).
+		{trainArgs("fc:784-20000-10", "1000000000"), []string{"--batch: 1000000000: needs about 18.", "GiB", "a batch of 60000, the whole training set", "this process may use", "use a batch of at most"}},
+		// 26 G parameters, 486 GiB with their gradients, SGD's state and
+		// the evaluation copy's weights and gradients.
+		{trainArgs("fc:784-30000x30-10", "1"), []string{"--arch: needs about 48", "GiB", "26.1 G parameters", "this process may use", "use a smaller net"}},
 		// One network sampler needs 13 GiB of buffers.
 		{probeArgs("net:1x4096x4096,conv16k3,conv16k3", "1"), []string{"--arch: needs about 13.0 GiB", "this process may use", "use a smaller net"}},
 		// 8 workers of 830 MiB each.
