@@ -45,7 +45,7 @@ func (c *Config) footprint(batch, size, trainLen int) footprint {
 	}
 	buffers := s.Buffers
 	if c.threads() > 1 {
-		copies += 2 // the evaluation copy's Data and Grad
+		copies += 2        // the evaluation copy's Data and Grad
 		evalBatch := batch // evaluations run in batches of at most Batch
 		if c.EvalSamples > 0 {
 			evalBatch = min(batch, c.EvalSamples)
