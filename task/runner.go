@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 
@@ -92,9 +92,9 @@ type Runner struct {
 	// how many tasks run beside it: keep it fixed for a sweep.
 	TrainThreads int
 
-	cpus    cpuSlots
-	loadMu  sync.Mutex
-	sets    map[string]loaded
+	cpus   cpuSlots
+	loadMu sync.Mutex
+	sets   map[string]loaded
 }
 
 // loaded is a data set's two splits.
