@@ -2,8 +2,10 @@ package reproduce
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/initscope/initscope/report"
+	"github.com/initscope/initscope/stats"
 )
 
 // Claim is one of the paper's claims, checked by code against the results.
@@ -16,9 +18,10 @@ type Claim struct {
 	Statement string `json:"claim"`
 	// Criterion is the check, in words, with its thresholds.
 	Criterion string `json:"criterion"`
-	// Verdict is the outcome: held when every condition was met, not held
-	// when one failed, not checked when results are missing or the grid
-	// has too few points for the criterion.
+	// Verdict is the outcome: held when every condition was met, did not
+	// hold when one failed, inconclusive when none failed but one's
+	// interval straddles its threshold, not checked when results are
+	// missing or the grid has too few points for the criterion.
 	Verdict report.Verdict `json:"verdict"`
 	// Measured are the findings the verdict rests on, one per line: each
 	// condition of the criterion (passed, failed, or unchecked) and notes.
@@ -64,14 +67,123 @@ func (c *check) done(missing int) Claim {
 	}
 	cl := c.claim
 	cl.Measured = c.measured
-	cl.Verdict = report.Held
-	for _, f := range c.measured {
-		switch {
-		case f.Kind == report.Unchecked:
-			cl.Verdict = report.NotChecked
-		case f.Kind == report.Failed && cl.Verdict == report.Held:
-			cl.Verdict = report.NotHeld
+	cl.Verdict = verdictOf(c.measured)
+	return cl
+}
+
+// band is the range of a statistic in which a condition holds; an end at
+// ±Inf makes it one-sided.
+type band struct{ lo, hi float64 }
+
+// atMost is the band (-Inf, x]; atLeast [x, +Inf); between [a, b].
+func atMost(x float64) band     { return band{math.Inf(-1), x} }
+func atLeast(x float64) band    { return band{x, math.Inf(1)} }
+func between(a, b float64) band { return band{a, b} }
+
+// String writes the band for the report: "<= 0.15", ">= 0.5", "in [-1, 1]".
+func (b band) String() string {
+	switch {
+	case math.IsInf(b.lo, -1):
+		return fmt.Sprintf("<= %.3g", b.hi)
+	case math.IsInf(b.hi, 1):
+		return fmt.Sprintf(">= %.3g", b.lo)
+	}
+	return fmt.Sprintf("in [%.3g, %.3g]", b.lo, b.hi)
+}
+
+// maxNeeded caps the runs an undecided condition is said to need.
+const maxNeeded = 100000
+
+// decide records a condition decided from a confidence interval: passed
+// when the interval [Lo, Hi] lies inside the band, failed when it lies
+// wholly outside, undecided when it straddles an edge (then the finding
+// says about how many runs would decide it). The caller fills the
+// interval's statistic, estimate, ends, runs and method; an interval with an
+// unknown end cannot be decided and is recorded as unchecked.
+func (c *check) decide(iv report.Interval, holds band, format string, a ...any) {
+	iv.Level, iv.Holds = stats.Level, holds.String()
+	lo, hi, est := float64(iv.Lo), float64(iv.Hi), float64(iv.Estimate)
+	text := fmt.Sprintf(format, a...)
+	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsNaN(est) {
+		c.measured = append(c.measured, report.Finding{Kind: report.Unchecked, Interval: &iv,
+			Text: fmt.Sprintf("%s; %s: no interval (too few runs or values)", text, iv.Statistic)})
+		return
+	}
+	kind := report.Undecided
+	switch {
+	case holds.lo <= lo && hi <= holds.hi:
+		kind = report.Passed
+	case hi < holds.lo || lo > holds.hi:
+		kind = report.Failed
+	default:
+		iv.Needed = needed(iv.Runs, est, lo, hi, holds)
+	}
+	text = fmt.Sprintf("%s; %s = %s, %g%% interval [%s, %s] over %d %s (must be %s)", text, iv.Statistic,
+		fmtStat(est), 100*iv.Level, fmtStat(lo), fmtStat(hi), iv.Runs, iv.Method, iv.Holds)
+	switch {
+	case iv.Needed > 0 && iv.Needed < maxNeeded:
+		text += fmt.Sprintf(": about %d runs would decide it", iv.Needed)
+	case iv.Needed != 0:
+		text += ": the estimate sits on the threshold, more runs are not predicted to decide it"
+	}
+	c.measured = append(c.measured, report.Finding{Kind: kind, Text: text, Interval: &iv})
+}
+
+// needed estimates the runs at which an interval that straddles an edge of
+// the band would clear it, if its width shrank as 1/sqrt(runs) around the
+// same estimate: -1 (or maxNeeded) when the estimate is on the edge.
+func needed(runs int, est, lo, hi float64, b band) int {
+	var half, room float64
+	switch {
+	case lo < b.lo && b.lo <= hi: // straddles the lower edge
+		if est >= b.lo {
+			half, room = est-lo, est-b.lo
+		} else {
+			half, room = hi-est, b.lo-est
+		}
+	default: // straddles the upper edge
+		if est <= b.hi {
+			half, room = hi-est, b.hi-est
+		} else {
+			half, room = est-lo, est-b.hi
 		}
 	}
-	return cl
+	if room <= 0 || runs < 1 {
+		return -1
+	}
+	n := float64(runs) * (half / room) * (half / room)
+	if n >= maxNeeded {
+		return maxNeeded
+	}
+	return int(math.Ceil(n))
+}
+
+// fmtStat writes a statistic for the report (±Inf as such).
+func fmtStat(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+inf"
+	case math.IsInf(v, -1):
+		return "-inf"
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+// verdictOf decides a claim from its findings: any unchecked condition
+// makes it not checked; else any failed one, did not hold; else any
+// undecided one, inconclusive; else held.
+func verdictOf(fs []report.Finding) report.Verdict {
+	has := map[report.FindingKind]bool{}
+	for _, f := range fs {
+		has[f.Kind] = true
+	}
+	switch {
+	case has[report.Unchecked]:
+		return report.NotChecked
+	case has[report.Failed]:
+		return report.NotHeld
+	case has[report.Undecided]:
+		return report.Inconclusive
+	}
+	return report.Held
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/probe"
 	"github.com/initscope/initscope/report"
+	"github.com/initscope/initscope/stats"
 	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/theory"
 	"github.com/initscope/initscope/train"
@@ -254,7 +255,7 @@ func depthTrend(depths []int, cells []*epochCell) float64 {
 			y = append(y, m)
 		}
 	}
-	return slope(x, y)
+	return stats.Slope(x, y)
 }
 
 // flatCheck is the "trains at a depth-independent speed" condition shared by

@@ -10,6 +10,7 @@ import (
 	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/probe"
 	"github.com/initscope/initscope/report"
+	"github.com/initscope/initscope/stats"
 	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/train"
 )
@@ -247,12 +248,12 @@ func checkFig2Beta(d *fig2Data, missing int) Claim {
 			}
 		}
 	}
-	if rho := spearman(eb, ev); finite(rho) {
-		c.cond(rho >= betaRankEpochs, "rank correlation of beta and epochs to 20%%: %.2f over %d points (of depth alone: %.2f)", rho, len(eb), spearman(db, ev))
+	if rho := stats.Spearman(eb, ev); finite(rho) {
+		c.cond(rho >= betaRankEpochs, "rank correlation of beta and epochs to 20%%: %.2f over %d points (of depth alone: %.2f)", rho, len(eb), stats.Spearman(db, ev))
 	} else {
 		c.cannot("too few training points for a rank correlation (%d)", len(eb))
 	}
-	if rho := spearman(vb, vv); finite(rho) {
+	if rho := stats.Spearman(vb, vv); finite(rho) {
 		c.cond(rho >= betaRankVar, "rank correlation of beta and measured Var[ln M_d]: %.2f over %d points; the measurement is within %.1f SE of the exact theory at every point", rho, len(vb), worstZ)
 	} else {
 		c.cannot("too few probes for a rank correlation (%d)", len(vb))
@@ -332,7 +333,7 @@ func checkFig2Variance(d *fig2Data, missing int) Claim {
 	} else {
 		c.cannot("no point with enough samples for the comparison (%d with too few)", short)
 	}
-	if rho := spearman(xb, xv); finite(rho) {
+	if rho := stats.Spearman(xb, xv); finite(rho) {
 		c.cond(rho >= betaRankVar, "rank correlation of beta and measured E[Var_hat]: %.2f over %d points", rho, len(xb))
 	} else {
 		c.cannot("too few probes for a rank correlation (%d)", len(xb))

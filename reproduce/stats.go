@@ -3,95 +3,11 @@ package reproduce
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 
+	"github.com/initscope/initscope/stats"
 	"github.com/initscope/initscope/train"
 )
-
-// meanSE returns the mean of xs and its standard error (NaN for fewer than
-// two values).
-func meanSE(xs []float64) (mean, se float64) {
-	n := float64(len(xs))
-	if n == 0 {
-		return nan, nan
-	}
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= n
-	if n < 2 {
-		return mean, nan
-	}
-	var ss float64
-	for _, x := range xs {
-		ss += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(ss / (n - 1) / n)
-}
-
-// ranks returns the ranks of xs (1-based, ties sharing their mean rank;
-// +Inf ranks last).
-func ranks(xs []float64) []float64 {
-	idx := make([]int, len(xs))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return xs[idx[a]] < xs[idx[b]] })
-	r := make([]float64, len(xs))
-	for i := 0; i < len(idx); {
-		j := i
-		for j+1 < len(idx) && xs[idx[j+1]] == xs[idx[i]] {
-			j++
-		}
-		for k := i; k <= j; k++ {
-			r[idx[k]] = float64(i+j)/2 + 1
-		}
-		i = j + 1
-	}
-	return r
-}
-
-// spearman is the rank correlation of x and y (NaN with fewer than 3
-// points or a constant variable). +Inf values rank last, tied.
-func spearman(x, y []float64) float64 {
-	if len(x) != len(y) || len(x) < 3 {
-		return nan
-	}
-	return pearson(ranks(x), ranks(y))
-}
-
-// pearson is the correlation of x and y.
-func pearson(x, y []float64) float64 {
-	mx, _ := meanSE(x)
-	my, _ := meanSE(y)
-	var sxy, sxx, syy float64
-	for i := range x {
-		sxy += (x[i] - mx) * (y[i] - my)
-		sxx += (x[i] - mx) * (x[i] - mx)
-		syy += (y[i] - my) * (y[i] - my)
-	}
-	if sxx == 0 || syy == 0 {
-		return nan
-	}
-	return sxy / math.Sqrt(sxx*syy)
-}
-
-// slope is the least-squares slope of y against x (NaN with fewer than two
-// distinct x).
-func slope(x, y []float64) float64 {
-	mx, _ := meanSE(x)
-	my, _ := meanSE(y)
-	var sxy, sxx float64
-	for i := range x {
-		sxy += (x[i] - mx) * (y[i] - my)
-		sxx += (x[i] - mx) * (x[i] - mx)
-	}
-	if len(x) < 2 || sxx == 0 {
-		return nan
-	}
-	return sxy / sxx
-}
 
 // epochCell gathers the training runs of one point of a figure (one
 // initialization at one depth, say): how many reached the target and when.
@@ -130,7 +46,7 @@ func (c *epochCell) mean() (float64, float64) {
 	if !c.shown() {
 		return nan, nan
 	}
-	return meanSE(c.epochs)
+	return stats.MeanSE(c.epochs)
 }
 
 // rankValue is the mean, or +Inf for a point not shown, for rank statistics

@@ -9,46 +9,6 @@ import (
 	"github.com/initscope/initscope/train"
 )
 
-func TestSpearman(t *testing.T) {
-	inf := math.Inf(1)
-	for _, c := range []struct {
-		x, y []float64
-		want float64
-	}{
-		{[]float64{1, 2, 3, 4}, []float64{10, 20, 30, 1000}, 1},
-		{[]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}, -1},
-		// "Not reached" (+Inf) ranks slowest, ties share their rank.
-		{[]float64{1, 2, 3, 4}, []float64{0.1, 0.2, inf, inf}, 0.9486832980505138},
-		{[]float64{1, 1, 2, 2}, []float64{1, 2, 3, 4}, 0.8944271909999159},
-	} {
-		if got := spearman(c.x, c.y); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("spearman(%v, %v) = %v, want %v", c.x, c.y, got, c.want)
-		}
-	}
-	if got := spearman([]float64{1, 2}, []float64{1, 2}); !math.IsNaN(got) {
-		t.Errorf("spearman of 2 points = %v, want NaN", got)
-	}
-	if got := spearman([]float64{1, 2, 3}, []float64{5, 5, 5}); !math.IsNaN(got) {
-		t.Errorf("spearman with a constant = %v, want NaN", got)
-	}
-}
-
-func TestSlopeAndMean(t *testing.T) {
-	if s := slope([]float64{1, 2, 3, 4}, []float64{3, 5, 7, 9}); math.Abs(s-2) > 1e-12 {
-		t.Errorf("slope = %v, want 2", s)
-	}
-	if s := slope([]float64{2, 2}, []float64{1, 3}); !math.IsNaN(s) {
-		t.Errorf("slope over one x = %v, want NaN", s)
-	}
-	m, se := meanSE([]float64{1, 2, 3, 4})
-	if m != 2.5 || math.Abs(se-math.Sqrt(5.0/3/4)) > 1e-12 {
-		t.Errorf("meanSE = %v, %v", m, se)
-	}
-	if m, se := meanSE([]float64{7}); m != 7 || !math.IsNaN(se) {
-		t.Errorf("meanSE of one value = %v, %v: want 7, NaN", m, se)
-	}
-}
-
 // TestEpochCell checks that a point where fewer than half of the runs
 // reached the target is never shown as a number.
 func TestEpochCell(t *testing.T) {

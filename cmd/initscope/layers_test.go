@@ -10,9 +10,9 @@ import (
 // layers is the module's packages in the order data flows (README,
 // Layout): a package may import only packages before it.
 var layers = []string{
-	"limits", "num", "arch", "weightinit", "onnx/onnxpb", "onnx", "onnx/lower", "safetensors",
+	"limits", "num", "stats", "arch", "weightinit", "onnx/onnxpb", "onnx", "onnx/lower", "safetensors",
 	"tensor", "dnnl", "theory", "probe", "nn", "data", "train", "audit",
-	"experiment", "task", "report", "report/render", "reproduce", "cmd/initscope",
+	"experiment", "task", "zoo", "report", "report/render", "reproduce", "serve", "cmd/initscope",
 }
 
 // TestPackageLayers checks with go list that no package imports one
