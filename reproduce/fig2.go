@@ -39,6 +39,9 @@ const (
 	// E[M_d^2]/E[M_d]^2 the number of samples must be for the sample mean
 	// of Var_hat to be compared with the theory.
 	reliableFactor = 1000.0
+	// profileSlowLR is the second learning rate of Figure 2(b), a third of
+	// the figures' 0.003.
+	profileSlowLR = 0.001
 )
 
 // The sweeps of Figure 2.
@@ -97,8 +100,13 @@ func fig2Sweeps(c Config) ([]*experiment.Sweep, error) {
 	if err != nil {
 		return nil, err
 	}
-	pt, err := newSweep(fig2ProfilesTrain, c.describe("Figure 2(b): epochs to 20% of fc nets of equal depth and beta, different width profiles"),
-		[]string{task.KindTrain}, merge(profFixed, c.training("").params()), nil, profLabels, points, seeds(c.runs()))
+	// The profiles train at the figures' learning rate and at profileSlowLR,
+	// so that a gap between profiles is not one learning rate's accident.
+	profTrain := c.training("").params()
+	lrs := values("lr", c.training("").LR, profileSlowLR)
+	delete(profTrain, "lr")
+	pt, err := newSweep(fig2ProfilesTrain, c.describe("Figure 2(b): epochs to 20% of fc nets of equal depth and beta, different width profiles, two learning rates"),
+		[]string{task.KindTrain}, merge(profFixed, profTrain), nil, profLabels, points, lrs, seeds(c.runs()))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/initscope/initscope/arch"
@@ -46,7 +47,16 @@ const (
 const (
 	fig3Probe = "fig3-probe"
 	fig3Train = "fig3-train"
+	// fig3TrainScaled trains the same nets with the logits' initial
+	// weights scaled by 1/sqrt of the theory's bound on E[M_L]/M_0, so that
+	// the logits start at the length of a healthy net whatever the schedule.
+	fig3TrainScaled = "fig3-train-scaled"
 )
+
+// fig3ScaledSchedules are the schedules trained with scaled logits: all
+// but eta = 1, whose bound (10^73 at 160 blocks) no logit scale in float32
+// can undo.
+var fig3ScaledSchedules = []string{"0.9^l", "0.5^l", "1/l", "1/L"}
 
 // fig3Schedules are the eta schedules: constant 1 (FM1), b^l for b < 1
 // (the paper's), 1/l and 1/L (see arch.ParseSchedule).
@@ -84,7 +94,50 @@ func fig3Sweeps(c Config) ([]*experiment.Sweep, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []*experiment.Sweep{pr, tr}, nil
+	scaled, err := logitScales(info.Size(), blocks)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := newSweep(fig3TrainScaled, c.describe(fmt.Sprintf("Figure 3: epochs to 20%% test accuracy of residual nets on %s, "+
+		"the logits' initial weights scaled by 1/sqrt of the theory's bound on E[M_L]/M_0", set)),
+		[]string{task.KindTrain}, merge(fixed, map[string]any{"end": "relu"}, c.training(set).params()), derived, labels, scaled, seeds(c.runs()))
+	if err != nil {
+		return nil, err
+	}
+	return []*experiment.Sweep{pr, tr, ts}, nil
+}
+
+// logitScales is the zip axis of the scaled training sweep: each schedule
+// of fig3ScaledSchedules at each depth, with logit_scale = 10^(-b/2) where
+// b is the theory's log10 E[M_L]/M_0 at the logits' input (its upper bound
+// for ReLU-ending modules), to 4 significant digits.
+func logitScales(inputs int, blocks []int) (experiment.Axis, error) {
+	init, err := weightinit.ParseInit("he-normal")
+	if err != nil {
+		return experiment.Axis{}, err
+	}
+	zip := map[string][]any{}
+	for _, s := range fig3ScaledSchedules {
+		for _, L := range blocks {
+			net, err := arch.Parse(fig3Arch(inputs, fig3Width, L, s, "relu"))
+			if err != nil {
+				return experiment.Axis{}, err
+			}
+			p, err := theory.Predict(net, theory.Options{Init: init})
+			if err != nil {
+				return experiment.Axis{}, err
+			}
+			b := upper(p.Layers[task.OutputLayer(net)-1])
+			scale, err := strconv.ParseFloat(strconv.FormatFloat(math.Pow(10, -b/2), 'g', 4, 64), 64)
+			if err != nil || !(scale > 0) {
+				return experiment.Axis{}, fmt.Errorf("schedule %s at %d blocks: logit scale 10^(-%g/2) is not a positive number", s, L, b)
+			}
+			zip["schedule"] = append(zip["schedule"], s)
+			zip["blocks"] = append(zip["blocks"], L)
+			zip["logit_scale"] = append(zip["logit_scale"], scale)
+		}
+	}
+	return experiment.Axis{Zip: zip}, nil
 }
 
 // endSchedule is a curve of Figure 3: a module ending and an eta schedule.

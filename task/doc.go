@@ -42,6 +42,7 @@
 //	eval_samples    test images per evaluation, the first ones (default 0: all)
 //	stop_at_target  end the run at the first evaluation that reaches the target (default false)
 //	seed            initialization and example order (default 1)
+//	logit_scale     factor on the initial weights of the last layer, the logits (default 1)
 //
 // The defaults are the Default constants, which `initscope predict`,
 // `probe` and `train` share for their flags of the same meaning. The

@@ -66,6 +66,7 @@ var trainParams = map[string]string{
 	"Momentum": "momentum", "WeightDecay": "weight_decay", "Batch": "batch",
 	"Epochs": "epochs", "TargetAcc": "target", "EvalEvery": "eval_every",
 	"EvalSamples": "eval_samples", "StopAtTarget": "stop_at_target", "Seed": "seed",
+	"LogitScale": "logit_scale",
 }
 
 // Runner runs tasks of the kinds predict, probe and train (their params are
@@ -262,6 +263,7 @@ func (p *params) trainArgs() (Spec, train.Config, error) {
 		EvalSamples:  p.count("eval_samples", 0),
 		StopAtTarget: p.boolean("stop_at_target", false),
 		Seed:         uint64(p.count("seed", DefaultSeed)),
+		LogitScale:   p.float("logit_scale", 0, false),
 	}
 	if p.err != nil {
 		return spec, cfg, p.err

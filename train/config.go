@@ -40,6 +40,11 @@ type Config struct {
 	// Seed selects the initialization and the order of the examples (see
 	// InitStream and ShuffleStream).
 	Seed uint64
+	// LogitScale multiplies the initial weights of the net's last weighted
+	// layer (the logits) after Initialize: 1/sqrt(E[M]/M_0) of the layer's
+	// input undoes a mean length that the body multiplies (FM1 at the
+	// logits) without touching the body. 0 means 1.
+	LogitScale float64
 	// Threads is the number of goroutines the run's matrix products,
 	// elementwise passes and optimizer steps use; 0 means DefaultThreads.
 	Threads int
@@ -114,6 +119,8 @@ func (c *Config) Validate(info data.Info) error {
 		return configErr("EvalSamples", "%d: want a number of test images >= 1, or 0 for the whole test set", c.EvalSamples)
 	case c.StopAtTarget && c.TargetAcc == 0:
 		return configErr("StopAtTarget", "there is no target to stop at: set TargetAcc too")
+	case !finite(c.LogitScale) || c.LogitScale < 0:
+		return configErr("LogitScale", "%g: want a finite factor > 0, or 0 for 1", c.LogitScale)
 	case c.Threads < 0:
 		return configErr("Threads", "%d: want a number of threads >= 1, or 0 for %d", c.Threads, DefaultThreads)
 	}

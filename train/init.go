@@ -47,3 +47,17 @@ func Initialize(model *nn.Model[float32], init weightinit.Init, seed uint64) err
 	}
 	return nil
 }
+
+// scaleLogits multiplies the weights of the model's last weighted node, the
+// logits, by f (Config.LogitScale).
+func scaleLogits(model *nn.Model[float32], f float32) {
+	ps := model.Params()
+	for i := len(ps) - 1; i >= 0; i-- {
+		if ps[i].Role == nn.Weight {
+			for j := range ps[i].Data {
+				ps[i].Data[j] *= f
+			}
+			return
+		}
+	}
+}

@@ -3,9 +3,11 @@ package train
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/initscope/initscope/arch"
+	"github.com/initscope/initscope/data"
 	"github.com/initscope/initscope/nn"
 	"github.com/initscope/initscope/weightinit"
 )
@@ -129,5 +131,46 @@ func TestInitializeZero(t *testing.T) {
 	model := mustModel(t, mustNet(t, "fc:4-3-2"))
 	if err := Initialize(model, weightinit.Init{Weight: weightinit.Law{Family: weightinit.Zero}}, 1); err == nil {
 		t.Error("all-zero weights: no error")
+	}
+}
+
+// TestScaleLogits checks that LogitScale multiplies the logits' weights
+// only: every other parameter, the logits' bias included, is as drawn.
+func TestScaleLogits(t *testing.T) {
+	net := mustNet(t, "net:784,dense32,resdense32x3:eta=0.9^l,dense10")
+	init := mustInit(t, "he-normal")
+	init.Bias = mustInit(t, "normal:0.01").Weight
+	a, b := mustModel(t, net), mustModel(t, net)
+	if err := Initialize(a, init, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := Initialize(b, init, 3); err != nil {
+		t.Fatal(err)
+	}
+	scaleLogits(b, 0.25)
+	pa, pb := a.Params(), b.Params()
+	last := -1
+	for i, p := range pa {
+		if p.Role == nn.Weight {
+			last = i
+		}
+	}
+	for i := range pa {
+		for j := range pa[i].Data {
+			want := pa[i].Data[j]
+			if i == last {
+				want *= 0.25
+			}
+			if pb[i].Data[j] != want {
+				t.Fatalf("param %s[%d] = %v, want %v", pa[i].Name, j, pb[i].Data[j], want)
+			}
+		}
+	}
+	if pa[last].FanOut != 10 || pa[last].FanIn != 32 {
+		t.Errorf("last weight %s has fans %d/%d: not the logits", pa[last].Name, pa[last].FanIn, pa[last].FanOut)
+	}
+	cfg := Config{Net: net, Init: init, Optimizer: "sgd", LR: 0.1, Batch: 8, Epochs: 1, LogitScale: -1}
+	if err := cfg.Validate(data.Info{}); err == nil || !strings.Contains(err.Error(), "LogitScale") {
+		t.Errorf("LogitScale -1: %v, want an error naming LogitScale", err)
 	}
 }

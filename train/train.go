@@ -73,6 +73,8 @@ type Setup struct {
 	EvalEvery    int     `json:"eval_every"`
 	StopAtTarget bool    `json:"stop_at_target"`
 	Seed         uint64  `json:"seed"`
+	// LogitScale is Config.LogitScale (omitted when 1).
+	LogitScale float64 `json:"logit_scale,omitempty"`
 	// StepsPerEpoch is the number of mini-batches in an epoch.
 	StepsPerEpoch int `json:"steps_per_epoch"`
 	// Threads is the number of threads the run used.
@@ -185,6 +187,9 @@ func newTrainer(cfg Config, trainSet, testSet *data.Dataset) (*trainer, error) {
 	if err := Initialize(model, cfg.Init, cfg.Seed); err != nil {
 		return nil, err
 	}
+	if cfg.LogitScale != 0 {
+		scaleLogits(model, float32(cfg.LogitScale))
+	}
 	t := &trainer{
 		cfg: cfg, train: trainSet, test: testSet, model: model,
 		evalSamples: cfg.Describe(trainSet, testSet).EvalSamples,
@@ -228,7 +233,7 @@ func (c *Config) Describe(trainSet, testSet *data.Dataset) Setup {
 		Data: trainSet.Name, TrainSize: trainSet.Len(), EvalSamples: evalSamples,
 		Optimizer: c.Optimizer, LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay,
 		Batch: c.Batch, Epochs: c.Epochs, TargetAcc: c.TargetAcc, EvalEvery: c.EvalEvery,
-		StopAtTarget: c.StopAtTarget, Seed: c.Seed,
+		StopAtTarget: c.StopAtTarget, Seed: c.Seed, LogitScale: c.LogitScale,
 		StepsPerEpoch: (trainSet.Len() + c.Batch - 1) / c.Batch, Threads: c.threads(),
 	}
 }
