@@ -61,6 +61,8 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 			return "ok"
 		case NotHeld:
 			return "bad"
+		case Inconclusive:
+			return "mid"
 		}
 		return "none"
 	},
@@ -72,6 +74,8 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 			return "failed"
 		case Unchecked:
 			return "not checked"
+		case Undecided:
+			return "open"
 		}
 		return ""
 	},
@@ -83,9 +87,9 @@ h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;margin:.8em 0;font-size:.92em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 .verdict{display:inline-block;padding:.15em .6em;border-radius:.3em;font-weight:bold}
-.ok{background:#d8f5d8;color:#135213}.bad{background:#f8d8d8;color:#7a1111}.none{background:#eee;color:#555}
+.ok{background:#d8f5d8;color:#135213}.bad{background:#f8d8d8;color:#7a1111}.mid{background:#fbefc8;color:#6b4e00}.none{background:#eee;color:#555}
 .tag{display:inline-block;min-width:5.5em;font-size:.8em;font-weight:bold;text-transform:uppercase;letter-spacing:.03em}
-.passed .tag{color:#135213}.failed .tag{color:#7a1111}.unchecked .tag{color:#555}li.failed{background:#fdf0f0}
+.passed .tag{color:#135213}.failed .tag{color:#7a1111}.unchecked .tag{color:#555}.inconclusive .tag{color:#6b4e00}li.failed{background:#fdf0f0}li.inconclusive{background:#fdf8e8}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.9em;color:#555}
 dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weight:bold}dd{margin:0}
 </style></head><body>

@@ -72,17 +72,36 @@ func (c *check) done(missing int) Claim {
 }
 
 // band is the range of a statistic in which a condition holds; an end at
-// ±Inf makes it one-sided.
-type band struct{ lo, hi float64 }
+// ±Inf makes it one-sided. A band made by around also names a value the
+// interval must contain (an exact prediction): an interval that excludes
+// it fails the condition however narrow it is.
+type band struct {
+	lo, hi float64
+	// must is the value the interval must contain; NaN for none.
+	must float64
+}
 
 // atMost is the band (-Inf, x]; atLeast [x, +Inf); between [a, b].
-func atMost(x float64) band     { return band{math.Inf(-1), x} }
-func atLeast(x float64) band    { return band{x, math.Inf(1)} }
-func between(a, b float64) band { return band{a, b} }
+func atMost(x float64) band     { return band{math.Inf(-1), x, math.NaN()} }
+func atLeast(x float64) band    { return band{x, math.Inf(1), math.NaN()} }
+func between(a, b float64) band { return band{a, b, math.NaN()} }
+
+// around is the band of an exact prediction v: the interval must contain
+// v (else the prediction is contradicted) and lie within [v/f, v*f] (else
+// it is too wide to confirm it to within a factor f), for a positive v; for
+// a value on a log scale, around(v, d, true) uses [v-d, v+d].
+func around(v, f float64, additive bool) band {
+	if additive {
+		return band{v - f, v + f, v}
+	}
+	return band{v / f, v * f, v}
+}
 
 // String writes the band for the report: "<= 0.15", ">= 0.5", "in [-1, 1]".
 func (b band) String() string {
 	switch {
+	case !math.IsNaN(b.must):
+		return fmt.Sprintf("containing %.3g, within [%.3g, %.3g]", b.must, b.lo, b.hi)
 	case math.IsInf(b.lo, -1):
 		return fmt.Sprintf("<= %.3g", b.hi)
 	case math.IsInf(b.hi, 1):
@@ -111,6 +130,8 @@ func (c *check) decide(iv report.Interval, holds band, format string, a ...any) 
 	}
 	kind := report.Undecided
 	switch {
+	case !math.IsNaN(holds.must) && (lo > holds.must || hi < holds.must):
+		kind = report.Failed
 	case holds.lo <= lo && hi <= holds.hi:
 		kind = report.Passed
 	case hi < holds.lo || lo > holds.hi:
@@ -123,7 +144,9 @@ func (c *check) decide(iv report.Interval, holds band, format string, a ...any) 
 	switch {
 	case iv.Needed > 0 && iv.Needed < maxNeeded:
 		text += fmt.Sprintf(": about %d runs would decide it", iv.Needed)
-	case iv.Needed != 0:
+	case iv.Needed >= maxNeeded:
+		text += fmt.Sprintf(": more than %d runs would be needed to decide it", maxNeeded)
+	case iv.Needed < 0:
 		text += ": the estimate sits on the threshold, more runs are not predicted to decide it"
 	}
 	c.measured = append(c.measured, report.Finding{Kind: kind, Text: text, Interval: &iv})
@@ -152,7 +175,7 @@ func needed(runs int, est, lo, hi float64, b band) int {
 		return -1
 	}
 	n := float64(runs) * (half / room) * (half / room)
-	if n >= maxNeeded {
+	if !(n < maxNeeded) {
 		return maxNeeded
 	}
 	return int(math.Ceil(n))

@@ -2,6 +2,7 @@ package reproduce
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -10,24 +11,51 @@ import (
 	"github.com/initscope/initscope/report"
 	"github.com/initscope/initscope/task"
 	"github.com/initscope/initscope/theory"
+	"github.com/initscope/initscope/train"
 )
 
-// cellOf makes a training point from the epochs to the target of its runs,
-// NaN for a run that did not reach it.
+// seedsN is the number of paired seeds of the synthetic training points.
+const seedsN = 10
+
+// cellOf makes a training point from the epochs to the target of its runs
+// (seeds 1, 2, ...), NaN for a run that did not reach it within a cap of 3
+// epochs.
 func cellOf(epochs ...float64) *epochCell {
-	c := &epochCell{runs: len(epochs)}
-	for _, e := range epochs {
+	c := &epochCell{}
+	for i, e := range epochs {
+		r := &train.Result{Setup: train.Setup{Seed: uint64(i + 1), Epochs: 3}}
 		if !math.IsNaN(e) {
-			c.reached++
-			c.epochs = append(c.epochs, e)
+			r.ReachedTarget, r.EpochsToTarget = true, &epochs[i]
 		}
+		c.add(r)
 	}
 	return c
 }
 
+// noisy is a training point of seedsN runs around e epochs, each seed off
+// by a fixed factor within ±15% (the same factor at every point, as paired
+// seeds share their example order).
+func noisy(e float64) *epochCell {
+	es := make([]float64, seedsN)
+	for i := range es {
+		es[i] = e * (1 + 0.15*math.Sin(float64(3*i+1)))
+	}
+	return cellOf(es...)
+}
+
+// failing is a training point of seedsN runs that never reach the target.
+func failing() *epochCell {
+	es := make([]float64, seedsN)
+	for i := range es {
+		es[i] = math.NaN()
+	}
+	return cellOf(es...)
+}
+
 // wantVerdict checks a claim's verdict, showing its findings on failure,
 // and that the findings agree with it: a failed condition for not held, an
-// unchecked one for not checked, neither for held.
+// unchecked one for not checked, an undecided one for inconclusive, none
+// of these for held; and that every condition carries its interval.
 func wantVerdict(t *testing.T, name string, c Claim, want report.Verdict) {
 	t.Helper()
 	var lines []string
@@ -35,13 +63,17 @@ func wantVerdict(t *testing.T, name string, c Claim, want report.Verdict) {
 	for _, f := range c.Measured {
 		lines = append(lines, f.Kind.String()+": "+f.Text)
 		kinds[f.Kind]++
+		if (f.Kind == report.Passed || f.Kind == report.Failed || f.Kind == report.Undecided) && f.Interval == nil {
+			t.Errorf("%s: condition without an interval: %s", name, f.Text)
+		}
 	}
 	if c.Verdict != want {
 		t.Errorf("%s: verdict %q, want %q; findings:\n  %s", name, c.Verdict, want, strings.Join(lines, "\n  "))
 	}
 	switch {
-	case want == report.Held && (kinds[report.Failed] > 0 || kinds[report.Unchecked] > 0),
+	case want == report.Held && (kinds[report.Failed] > 0 || kinds[report.Unchecked] > 0 || kinds[report.Undecided] > 0),
 		want == report.NotHeld && (kinds[report.Failed] == 0 || kinds[report.Unchecked] > 0),
+		want == report.Inconclusive && (kinds[report.Undecided] == 0 || kinds[report.Failed] > 0 || kinds[report.Unchecked] > 0),
 		want == report.NotChecked && kinds[report.Unchecked] == 0:
 		t.Errorf("%s: verdict %q with findings:\n  %s", name, c.Verdict, strings.Join(lines, "\n  "))
 	}
@@ -50,24 +82,32 @@ func wantVerdict(t *testing.T, name string, c Claim, want report.Verdict) {
 	}
 }
 
+// lengthReport is a probe's measured layer with log10 E[M]/M_0 = l, a 2%
+// standard error and E[ln M/M_0] at l ln 10.
+func lengthReport(l float64) *probe.LayerReport {
+	m := math.Pow(10, l)
+	return &probe.LayerReport{Log10MeanRatio: num.Number(l), MeanRatio: num.Number(m), MeanRatioSE: num.Number(0.02 * m),
+		LogMean: num.Number(l * math.Ln10), LogMeanSE: 0.01}
+}
+
 // synthFig1 builds Figure 1 data in which the paper's claims hold: he-normal
-// keeps its length and trains in 0.1-0.15 epoch at every depth, lecun-normal
-// halves the length per layer and slows down, then fails.
+// keeps its length and trains in about 0.12 epoch at every depth,
+// lecun-normal halves the length per layer and slows down, then fails.
 func synthFig1() *fig1Data {
 	d := &fig1Data{
 		inits: []string{"he-normal", "lecun-normal"}, depths: []int{5, 10, 20, 40},
-		factor: map[string]float64{"he-normal": 1, "lecun-normal": 0.5},
+		factor: map[string]float64{"he-normal": 1, "lecun-normal": 0.5}, samples: 2000,
 		theory: map[initDepth]theory.Layer{}, probe: map[initDepth]*probe.LayerReport{}, epochs: map[initDepth]*epochCell{},
 	}
-	lecun := []*epochCell{cellOf(0.5, 0.6), cellOf(0.9, 1.1), cellOf(1.5, math.NaN()), cellOf(math.NaN(), math.NaN())}
+	lecun := []*epochCell{noisy(0.5), noisy(0.9), noisy(1.5), failing()}
 	for i, depth := range d.depths {
 		for _, in := range d.inits {
 			k := initDepth{in, depth}
 			l := float64(depth) * math.Log10(d.factor[in])
 			d.theory[k] = theory.Layer{Log10MeanRatio: num.Number(l), MeanExact: true}
-			d.probe[k] = &probe.LayerReport{Log10MeanRatio: num.Number(l + 0.05), MeanRatio: num.Number(math.Pow(10, l+0.05))}
+			d.probe[k] = lengthReport(l + 0.05)
 		}
-		d.epochs[initDepth{"he-normal", depth}] = cellOf(0.1, 0.15)
+		d.epochs[initDepth{"he-normal", depth}] = noisy(0.12)
 		d.epochs[initDepth{"lecun-normal", depth}] = lecun[i]
 	}
 	return d
@@ -82,32 +122,47 @@ func TestCheckFig1(t *testing.T) {
 
 	// He's length drifts by more than a decade.
 	d = synthFig1()
-	d.probe[initDepth{"he-normal", 40}].Log10MeanRatio = 1.5
+	d.probe[initDepth{"he-normal", 40}] = lengthReport(1.5)
 	wantVerdict(t, "fig1a, He drifts", checkFig1Length(d, 0), report.NotHeld)
+	// ... or its interval straddles the decade: inconclusive.
+	d.probe[initDepth{"he-normal", 40}] = lengthReport(0.99)
+	wantVerdict(t, "fig1a, He at the edge", checkFig1Length(d, 0), report.Inconclusive)
 	// LeCun's length does not vanish.
 	d = synthFig1()
-	d.probe[initDepth{"lecun-normal", 40}].Log10MeanRatio = -0.5
+	d.probe[initDepth{"lecun-normal", 40}] = lengthReport(-0.5)
 	wantVerdict(t, "fig1a, LeCun stays", checkFig1Length(d, 0), report.NotHeld)
 
-	// He slows down with depth: 0.1, 0.3, 0.6, 0.9 epochs is ~0.27 per doubling.
+	// He slows down with depth: 0.1, 0.3, 0.6, 0.9 epochs is b = 1.06.
 	d = synthFig1()
 	for i, e := range []float64{0.1, 0.3, 0.6, 0.9} {
-		d.epochs[initDepth{"he-normal", d.depths[i]}] = cellOf(e, e)
+		d.epochs[initDepth{"he-normal", d.depths[i]}] = noisy(e)
 	}
 	wantVerdict(t, "fig1b, He slows down", checkFig1Training(d, 0), report.NotHeld)
-	// One He run fails to reach the target at depth 20.
+	// A 2x slowdown on a 0.1-epoch baseline is not flat either (b = 0.33).
+	for i, e := range []float64{0.1, 0.13, 0.16, 0.2} {
+		d.epochs[initDepth{"he-normal", d.depths[i]}] = noisy(e)
+	}
+	wantVerdict(t, "fig1b, He 2x slower", checkFig1Training(d, 0), report.NotHeld)
+	// Half of the He runs fail at the largest depth.
 	d = synthFig1()
-	d.epochs[initDepth{"he-normal", 20}] = cellOf(0.1, math.NaN())
-	wantVerdict(t, "fig1b, a He run fails", checkFig1Training(d, 0), report.NotHeld)
+	d.epochs[initDepth{"he-normal", 40}] = cellOf(0.1, 0.1, 0.1, 0.1, 0.1, math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN())
+	wantVerdict(t, "fig1b, He runs fail", checkFig1Training(d, 0), report.NotHeld)
 	// LeCun trains as fast at every depth.
 	d = synthFig1()
 	for _, depth := range d.depths {
-		d.epochs[initDepth{"lecun-normal", depth}] = cellOf(0.5, 0.6)
+		d.epochs[initDepth{"lecun-normal", depth}] = noisy(0.5)
 	}
 	wantVerdict(t, "fig1b, LeCun does not slow down", checkFig1Training(d, 0), report.NotHeld)
 	// LeCun slows down by a factor 3 without failing: that is a slowdown.
-	d.epochs[initDepth{"lecun-normal", 40}] = cellOf(1.5, 1.8)
+	d.epochs[initDepth{"lecun-normal", 40}] = noisy(1.6)
 	wantVerdict(t, "fig1b, LeCun slows down 3x", checkFig1Training(d, 0), report.Held)
+	// Three widely scattered seeds cannot tell He's trend: inconclusive.
+	d = synthFig1()
+	for i, depth := range d.depths {
+		f := []float64{1, 1.2, 1.4, 1.6}[i]
+		d.epochs[initDepth{"he-normal", depth}] = cellOf(0.05*f, 0.3*f, 0.12)
+	}
+	wantVerdict(t, "fig1b, He with 3 scattered seeds", checkFig1Training(d, 0), report.Inconclusive)
 
 	// A single depth cannot show a trend.
 	d = synthFig1()
@@ -115,40 +170,34 @@ func TestCheckFig1(t *testing.T) {
 	wantVerdict(t, "fig1b, one depth", checkFig1Training(d, 0), report.NotChecked)
 }
 
-// synthProbe is a probe result whose output layer (layer 1) has the given
-// Var[ln M] and whose E[Var_hat] is measured with the given z-score against
-// an exact theory.
-func synthProbe(logVar, ev, z float64) *task.ProbeResult {
+// synthProbe is a probe result of a net of the given depth whose output
+// layer (layer 1) has the given Var[ln M] and whose E[Var_hat] is measured
+// at the theory's value with a 0.5% standard error over 10^8 samples.
+func synthProbe(logVar, ev float64) *task.ProbeResult {
 	return &task.ProbeResult{OutputLayer: 1, Report: probe.Report{
-		Samples: 1000000,
+		Samples: 100000000,
 		Layers: []probe.LayerReport{{Index: 1, LogVar: num.Number(logVar), LogVarSE: 0.01, Z: probe.LayerZ{LogVar: 0.3},
-			Theory: theory.Layer{LogVar: num.Number(logVar), Log10SecondMomentRatio: 1}}},
-		EmpiricalVariance: probe.MomentReport{Mean: num.Number(ev), SE: num.Number(ev / 50), TheoryMean: num.Number(ev),
-			Exact: true, Z: num.Number(z)},
+			Theory: theory.Layer{LogVar: num.Number(logVar)}}},
+		EmpiricalVariance: probe.MomentReport{Mean: num.Number(ev), SE: num.Number(ev / 200), TheoryMean: num.Number(ev), Exact: true},
 	}}
 }
 
 // synthFig2 builds Figure 2 data in which the claims hold: epochs and
 // fluctuations grow with beta; the profiles train alike.
 func synthFig2() *fig2Data {
-	d := &fig2Data{depths: []int{10, 20, 40}, widths: []int{10, 20, 40},
+	d := &fig2Data{depths: []int{5, 10, 20}, widths: []int{20, 40, 80},
 		probe: map[depthWidth]*task.ProbeResult{}, epochs: map[depthWidth]*epochCell{},
-		profiles: profiles, betas: []float64{1, 2}, profDepth: 20,
-		profProbe: map[profileBeta]*task.ProbeResult{}, profTrain: map[profileBeta]*epochCell{}, profArch: map[profileBeta]string{}}
+		profiles: profiles, betas: []float64{1, 2}, profDepth: 20, lrs: []float64{0.003},
+		profProbe: map[profileBeta]*task.ProbeResult{}, profTrain: map[profileRun]*epochCell{}, profArch: map[profileBeta]string{}}
 	keys, betas := d.cells()
 	for i, k := range keys {
 		b := betas[i]
-		d.probe[k] = synthProbe(5*b, 0.8*b*math.Exp(b), 0.5)
-		e := 0.05 + 0.1*b + 0.002*float64(k.depth) // slightly noisy in depth
-		d.epochs[k] = cellOf(e, e*1.1)
-		if b >= 4 {
-			d.epochs[k] = cellOf(math.NaN(), math.NaN())
-		}
+		d.probe[k] = synthProbe(5*b, 0.8*b*math.Exp(b))
+		d.epochs[k] = noisy(0.05 + 0.3*b + 0.002*float64(k.depth)) // slightly noisy in depth
 	}
 	for _, b := range d.betas {
 		for j, p := range profiles {
-			e := 0.1*b + 0.01*float64(j)
-			d.profTrain[profileBeta{p, b}] = cellOf(e, e)
+			d.profTrain[profileRun{profileBeta{p, b}, 0.003}] = noisy(0.1*b + 0.01*float64(j))
 		}
 	}
 	return d
@@ -165,27 +214,33 @@ func TestCheckFig2(t *testing.T) {
 	d = synthFig2()
 	keys, betas := d.cells()
 	for i, k := range keys {
-		e := 1 / betas[i]
-		d.epochs[k] = cellOf(e, e)
+		d.epochs[k] = noisy(1 / betas[i])
 	}
 	wantVerdict(t, "fig2a, epochs fall with beta", checkFig2Beta(d, 0), report.NotHeld)
+	// Epochs follow depth, not beta.
+	for _, k := range keys {
+		d.epochs[k] = noisy(0.01 * float64(k.depth))
+	}
+	wantVerdict(t, "fig2a, epochs follow depth", checkFig2Beta(d, 0), report.NotHeld)
 
 	// One profile trains three times slower.
 	d = synthFig2()
-	d.profTrain[profileBeta{"alternating", 2}] = cellOf(0.9, 0.9)
+	d.profTrain[profileRun{profileBeta{"alternating", 2}, 0.003}] = noisy(0.9)
 	wantVerdict(t, "fig2b, a profile 3x slower", checkFig2Profiles(d, 0), report.NotHeld)
 	// One profile fails.
 	d = synthFig2()
-	d.profTrain[profileBeta{"increasing", 1}] = cellOf(math.NaN(), math.NaN())
+	d.profTrain[profileRun{profileBeta{"increasing", 1}, 0.003}] = failing()
 	wantVerdict(t, "fig2b, a profile fails", checkFig2Profiles(d, 0), report.NotHeld)
 
-	// The measured E[Var_hat] misses the theory by 10 SE at one point...
+	// The measured E[Var_hat] misses the theory by 10 SE at a point whose
+	// interval can be trusted (d = 5, n = 40: E[M^8]/E[M^4]^2 = 871)...
 	d = synthFig2()
-	d.probe[depthWidth{20, 20}].EmpiricalVariance.Z = 10
+	ev := &d.probe[depthWidth{5, 40}].EmpiricalVariance
+	ev.Mean += 10 * ev.SE
 	wantVerdict(t, "fig2c, a point off", checkFig2Variance(d, 0), report.NotHeld)
-	// ... which does not count where the sample is too small for the mean
-	// (10^6 samples, relative second moment 10^4).
-	d.probe[depthWidth{20, 20}].Layers[0].Theory.Log10SecondMomentRatio = 4
+	// ... which is not compared where the sample is too small to trust the
+	// interval (10^6 samples, E[M^8]/E[M^4]^2 = 871 needs 8710).
+	d.probe[depthWidth{5, 40}].Samples = 5000
 	wantVerdict(t, "fig2c, a point with too few samples off", checkFig2Variance(d, 0), report.Held)
 	// With no point left to compare, the claim is not checked.
 	for _, p := range d.probe {
@@ -194,29 +249,78 @@ func TestCheckFig2(t *testing.T) {
 	wantVerdict(t, "fig2c, no point with enough samples", checkFig2Variance(d, 0), report.NotChecked)
 }
 
+// TestMomentRatio checks the exact moment ratios of the output length
+// against the closed form E[X^2] = 1 + 5/n of THEORY 3 (so E[M^2]/E[M]^2 =
+// prod (1 + 5/n)) and against a Monte Carlo estimate of E[X^4]/E[X^2]^2.
+func TestMomentRatio(t *testing.T) {
+	widths := []int{7, 12, 30}
+	want := 0.0
+	for _, n := range widths {
+		want += math.Log(1 + 5/float64(n))
+	}
+	if got := momentRatioLog(widths, 1); math.Abs(got-want) > 1e-12 {
+		t.Errorf("ln E[M^2]/E[M]^2 = %v, want %v", got, want)
+	}
+	// X = (2/n) sum_i relu(g_i)^2 for n = 6, by Monte Carlo.
+	r := rand.New(rand.NewPCG(3, 4))
+	const n, draws = 6, 2000000
+	var m2, m4 float64
+	for range draws {
+		x := 0.0
+		for range n {
+			if g := r.NormFloat64(); g > 0 {
+				x += g * g
+			}
+		}
+		x *= 2.0 / n
+		m2 += x * x
+		m4 += x * x * x * x
+	}
+	mc := math.Log(m4/draws) - 2*math.Log(m2/draws)
+	if got := momentRatioLog([]int{n}, 2); math.Abs(got-mc) > 0.03 {
+		t.Errorf("ln E[X^4]/E[X^2]^2 for n = %d: %v, Monte Carlo %v", n, got, mc)
+	}
+}
+
 // synthFig3 builds Figure 3 data in which the claims hold: eta = 1 explodes
-// and fails at depth, 0.5^l stays under its bound and trains at one speed,
-// 1/l (no bound for ReLU-ending modules) is shown only.
+// and fails at depth, 0.5^l stays within its bounds and trains at one speed,
+// 1/l (no bound for ReLU-ending modules) is shown only; 0.9^l makes the
+// logits explode (FM1 at the logits) and trains at one speed once they are
+// scaled.
 func synthFig3() *fig3Data {
-	d := &fig3Data{ends: []string{"relu", "linear"}, schedules: []string{"1", "0.5^l", "1/l"}, blocks: []int{5, 10, 20, 40},
-		probe: map[fig3Key]*probe.LayerReport{}, epochs: map[fig3Key]*epochCell{}, trainEnd: "relu",
+	d := &fig3Data{ends: []string{"relu", "linear"}, schedules: []string{"1", "0.5^l", "0.9^l", "1/l"}, blocks: []int{5, 10, 20, 40},
+		probe: map[fig3Key]*probe.LayerReport{}, epochs: map[fig3Key]*epochCell{}, scaled: map[fig3Key]*epochCell{},
+		logitScale: map[fig3Key]float64{}, fm1: map[fig3Key]string{}, trainEnd: "relu", probeSamples: 2000,
 		limit: map[endSchedule]float64{
-			{"relu", "1"}: math.Inf(1), {"relu", "0.5^l"}: 0.6, {"relu", "1/l"}: math.Inf(1),
-			{"linear", "1"}: math.Inf(1), {"linear", "0.5^l"}: 0.4, {"linear", "1/l"}: 2},
+			{"relu", "1"}: math.Inf(1), {"relu", "0.5^l"}: 0.6, {"relu", "0.9^l"}: 4.5, {"relu", "1/l"}: math.Inf(1),
+			{"linear", "1"}: math.Inf(1), {"linear", "0.5^l"}: 0.4, {"linear", "0.9^l"}: 2.8, {"linear", "1/l"}: 2},
 		constant: map[string]bool{"1": true}, data: "mnist"}
 	for _, end := range d.ends {
 		for _, L := range d.blocks {
 			x := float64(L)
-			for s, v := range map[string]float64{"1": 0.45 * x, "0.5^l": 0.35, "1/l": 0.3 * math.Log2(x)} {
-				d.probe[fig3Key{endSchedule{end, s}, L}] = &probe.LayerReport{Log10MeanRatio: num.Number(v)}
+			for s, v := range map[string]float64{"1": 0.45 * x, "0.5^l": 0.35, "0.9^l": 2.7, "1/l": 0.3 * math.Log2(x)} {
+				if s == "1/l" && end == "linear" {
+					v = 0.95 - 1/x // bounded for linear-ending modules
+				}
+				l := lengthReport(v)
+				l.Theory = theory.Layer{Log10MeanRatioLower: num.Number(v - 0.2), Log10MeanRatioUpper: num.Number(v + 0.2)}
+				if end == "linear" {
+					l.Theory = theory.Layer{Log10MeanRatio: num.Number(v), MeanExact: true}
+				}
+				d.probe[fig3Key{endSchedule{end, s}, L}] = l
 			}
 		}
 	}
-	eta1 := []*epochCell{cellOf(0.3, 0.5), cellOf(0.8, math.NaN()), cellOf(math.NaN(), math.NaN()), cellOf(math.NaN(), math.NaN())}
+	eta1 := []*epochCell{noisy(0.4), noisy(0.9), failing(), failing()}
 	for i, L := range d.blocks {
-		d.epochs[fig3Key{endSchedule{"relu", "1"}, L}] = eta1[i]
-		d.epochs[fig3Key{endSchedule{"relu", "0.5^l"}, L}] = cellOf(0.06, 0.08)
-		d.epochs[fig3Key{endSchedule{"relu", "1/l"}, L}] = cellOf(0.06, 0.1)
+		at := func(s string) fig3Key { return fig3Key{endSchedule{"relu", s}, L} }
+		d.epochs[at("1")] = eta1[i]
+		d.epochs[at("0.5^l")] = noisy(0.07)
+		d.epochs[at("0.9^l")] = noisy(0.05 * float64(i+1))
+		d.epochs[at("1/l")] = noisy(0.08)
+		d.scaled[at("0.9^l")], d.logitScale[at("0.9^l")] = noisy(0.06), 0.01
+		d.scaled[at("0.5^l")], d.logitScale[at("0.5^l")] = noisy(0.07), 0.8
+		d.fm1[at("1")], d.fm1[at("0.5^l")], d.fm1[at("0.9^l")], d.fm1[at("1/l")] = "exploding", "ok", "exploding", "ok"
 	}
 	return d
 }
@@ -230,25 +334,46 @@ func TestCheckFig3(t *testing.T) {
 	// eta = 1 does not explode.
 	d = synthFig3()
 	for _, L := range d.blocks {
-		d.probe[fig3Key{endSchedule{"linear", "1"}, L}].Log10MeanRatio = 0.5
+		d.probe[fig3Key{endSchedule{"linear", "1"}, L}] = lengthReport(0.5)
 	}
 	wantVerdict(t, "fig3a, eta = 1 flat", checkFig3Length(d, 0), report.NotHeld)
 	// 0.5^l exceeds its bound.
 	d = synthFig3()
-	d.probe[fig3Key{endSchedule{"relu", "0.5^l"}, 40}].Log10MeanRatio = 1.5
+	d.probe[fig3Key{endSchedule{"relu", "0.5^l"}, 40}] = lengthReport(1.5)
 	wantVerdict(t, "fig3a, 0.5^l over its bound", checkFig3Length(d, 0), report.NotHeld)
+	// ... or falls below its lower bound (two-sided).
+	l := lengthReport(-0.5)
+	l.Theory = d.probe[fig3Key{endSchedule{"relu", "0.5^l"}, 20}].Theory
+	d.probe[fig3Key{endSchedule{"relu", "0.5^l"}, 40}] = l
+	wantVerdict(t, "fig3a, 0.5^l under its bound", checkFig3Length(d, 0), report.NotHeld)
+	// 0.9^l with linear-ending modules grows from L = 20 to 40 within the
+	// theory's slack of 0.1 decade but by more than it allows for flat.
+	d = synthFig3()
+	for i, L := range d.blocks {
+		k := fig3Key{endSchedule{"linear", "0.9^l"}, L}
+		v := 2.7 + 0.3*float64(i)
+		l := lengthReport(v)
+		l.Theory = theory.Layer{Log10MeanRatio: num.Number(v), MeanExact: true}
+		d.probe[k] = l
+	}
+	wantVerdict(t, "fig3a, 0.9^l still growing", checkFig3Length(d, 0), report.NotHeld)
 
 	// eta = 1 trains at the largest depth.
 	d = synthFig3()
-	d.epochs[fig3Key{endSchedule{"relu", "1"}, 40}] = cellOf(0.5, 0.7)
+	d.epochs[fig3Key{endSchedule{"relu", "1"}, 40}] = noisy(0.5)
 	wantVerdict(t, "fig3b, eta = 1 trains deep", checkFig3Training(d, 0), report.NotHeld)
 	// 0.5^l slows down with depth.
 	d = synthFig3()
 	for i, L := range d.blocks {
-		e := 0.1 + 0.4*float64(i)
-		d.epochs[fig3Key{endSchedule{"relu", "0.5^l"}, L}] = cellOf(e, e)
+		d.epochs[fig3Key{endSchedule{"relu", "0.5^l"}, L}] = noisy(0.1 + 0.4*float64(i))
 	}
 	wantVerdict(t, "fig3b, 0.5^l slows down", checkFig3Training(d, 0), report.NotHeld)
+	// 0.9^l slows down even with its logits scaled.
+	d = synthFig3()
+	for i, L := range d.blocks {
+		d.scaled[fig3Key{endSchedule{"relu", "0.9^l"}, L}] = noisy(0.05 * math.Pow(2, float64(i)))
+	}
+	wantVerdict(t, "fig3b, 0.9^l scaled slows down", checkFig3Training(d, 0), report.NotHeld)
 }
 
 // TestFig3Bounds checks which schedules the theory bounds at every depth:

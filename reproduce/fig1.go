@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/initscope/initscope/experiment"
+	"github.com/initscope/initscope/num"
 	"github.com/initscope/initscope/probe"
 	"github.com/initscope/initscope/report"
 	"github.com/initscope/initscope/stats"
@@ -37,13 +38,6 @@ const (
 	// 2/fan-in initialization must stay, and beyond which the others must
 	// have gone at the largest depth.
 	fm1Band = 1.0
-	// flatSlope is the largest slope of the mean epochs to the target
-	// against log2(depth), in epochs per doubling of depth, that counts as
-	// "does not slow down with depth".
-	flatSlope = 0.1
-	// slowFactor is the factor by which the mean epochs at the largest
-	// depth must exceed those at the smallest to count as "slows down".
-	slowFactor = 2.0
 	// squareWidth is the width of the square layer on which an
 	// initialization's FM1 factor c/2 is evaluated.
 	squareWidth = 100
@@ -197,111 +191,79 @@ func checkFig1Length(d *fig1Data, missing int) Claim {
 	c := newCheck("fig1", "fig1a", "Figure 1(a): mean output length versus depth",
 		"The mean length of the output, E[M_d], stays at M_0 at every depth only when the weights have variance 2/fan-in; "+
 			"with a smaller variance it vanishes exponentially in depth, with a larger one it explodes (FM1).",
-		fmt.Sprintf("From the probe's measured E[M_d]/M_0 (M_d: the last hidden layer, the input of the logits): every initialization "+
-			"whose FM1 factor c/2 on a square layer is 1 (within 1%%, i.e. variance 2/fan-in) stays within %g decade of M_0 "+
-			"(|log10 E[M_d]/M_0| <= %g) at every depth; every initialization with c/2 < 1 is more than %g decade below M_0 at the "+
-			"largest depth (and any with c/2 > 1 more than %g decade above).", fm1Band, fm1Band, fm1Band, fm1Band))
+		fmt.Sprintf("From the probe's measured E[M_d]/M_0 (M_d: the last hidden layer, the input of the logits) and its standard error over "+
+			"the independent initializations, as a confidence interval on log10 E[M_d]/M_0 (mean ± z SE, z for the whole claim's family of "+
+			"intervals, Bonferroni): for every initialization whose FM1 factor c/2 on a square layer is 1 (within 1%%, i.e. variance 2/fan-in) "+
+			"the interval lies within %g decade of M_0 at every depth; for every initialization with c/2 < 1 it lies more than %g decade below "+
+			"M_0 at the largest depth (and for any with c/2 > 1, more than %g decade above). An interval that straddles a threshold leaves "+
+			"the claim inconclusive.", fm1Band, fm1Band, fm1Band))
 	if len(d.depths) == 0 {
 		c.cannot("no measurements")
 		return c.done(missing)
 	}
 	deepest := d.depths[len(d.depths)-1]
+	k := 0
+	for _, in := range d.inits {
+		if fm1Group(d.factor[in]) == 0 {
+			k += len(d.depths)
+		} else {
+			k++
+		}
+	}
+	z := stats.NormalZ(k)
+	method := fmt.Sprintf("initializations (mean ± %.2f SE)", z)
 	for _, in := range d.inits {
 		f := d.factor[in]
-		var ms []float64
 		worst := 0.0
 		for _, depth := range d.depths {
 			k := initDepth{in, depth}
-			m := d.measuredLog10(k)
-			if !finite(m) {
-				continue
-			}
-			ms = append(ms, m)
-			if t := d.theoryLog10(k); finite(t) {
+			if m, t := d.measuredLog10(k), d.theoryLog10(k); finite(m) && finite(t) {
 				worst = math.Max(worst, math.Abs(m-t))
 			}
 		}
-		if len(ms) == 0 {
-			c.cannot("%s: no measurement", in)
+		agree := fmt.Sprintf("measurement within %.2f decade of the theory at every depth", worst)
+		name := fmt.Sprintf("%s (c/2 = %.3g)", in, f)
+		if fm1Group(f) == 0 {
+			var pts []pointDecision
+			for _, depth := range d.depths {
+				pts = append(pts, pointDecision{fmt.Sprintf("depth %d", depth), log10Interval(d.probe[initDepth{in, depth}], d.samples, z, method), between(-fm1Band, fm1Band)})
+			}
+			c.decideAll(fmt.Sprintf("%s, log10 E[M_d]/M_0 within %g decade at depths %d-%d (%s)", name, fm1Band, d.depths[0], deepest, agree), pts)
 			continue
 		}
-		last := initDepth{in, deepest}
-		agree := fmt.Sprintf("measurement within %.2f decade of the theory at every depth", worst)
-		switch fm1Group(f) {
-		case 0:
-			lo, hi := slices.Min(ms), slices.Max(ms)
-			c.cond(-fm1Band <= lo && hi <= fm1Band, "%s (c/2 = %.3g): measured log10 E[M_d]/M_0 between %+.2f and %+.2f over depths %d-%d (%s)",
-				in, f, lo, hi, d.depths[0], deepest, agree)
-		case -1:
-			m := d.measuredLog10(last)
-			c.cond(m < -fm1Band, "%s (c/2 = %.3g): measured log10 E[M_d]/M_0 = %s at depth %d, theory %s (%s)",
-				in, f, log10Cell(m), deepest, log10Cell(d.theoryLog10(last)), agree)
-		default:
-			m := d.measuredLog10(last)
-			c.cond(m > fm1Band, "%s (c/2 = %.3g): measured log10 E[M_d]/M_0 = %s at depth %d, theory %s (%s)",
-				in, f, log10Cell(m), deepest, log10Cell(d.theoryLog10(last)), agree)
+		iv := log10Interval(d.probe[initDepth{in, deepest}], d.samples, z, method)
+		holds, dir := atMost(-fm1Band), "vanishes"
+		if fm1Group(f) > 0 {
+			holds, dir = atLeast(fm1Band), "explodes"
 		}
+		c.decide(iv, holds, "%s %s at depth %d: theory %s (%s)", name, dir, deepest, log10Cell(d.theoryLog10(initDepth{in, deepest})), agree)
 	}
 	return c.done(missing)
 }
 
-// depthTrend summarizes how the mean epochs of a curve change with depth:
-// the least-squares slope against log2(depth) over the points shown.
-func depthTrend(depths []int, cells []*epochCell) float64 {
-	var x, y []float64
-	for i, c := range cells {
-		if m, _ := c.mean(); finite(m) {
-			x = append(x, math.Log2(float64(depths[i])))
-			y = append(y, m)
-		}
+// log10Interval is the interval of a probe's log10 E[M]/M_0: the sample
+// mean ± z SE, in log10 (an end at or below 0 is -Inf). A layer whose mean
+// overflows float64 is read from its log10 with the relative SE.
+func log10Interval(l *probe.LayerReport, samples int, z float64, method string) report.Interval {
+	iv := report.Interval{Statistic: "log10 E[M]/M_0", Estimate: num.Unknown, Lo: num.Unknown, Hi: num.Unknown, Runs: samples, Method: method}
+	if l == nil {
+		return iv
 	}
-	return stats.Slope(x, y)
-}
-
-// flatCheck is the "trains at a depth-independent speed" condition shared by
-// Figures 1 and 3: every run reaches the target at every depth, and the
-// mean epochs grow by at most flatSlope per doubling of depth.
-func flatCheck(c *check, name string, depths []int, cells []*epochCell) {
-	all := true
-	for _, cell := range cells {
-		all = all && cell.all()
+	m, se, lg := float64(l.MeanRatio), float64(l.MeanRatioSE), float64(l.Log10MeanRatio)
+	if !finite(lg) || !finite(se) {
+		return iv
 	}
-	s := depthTrend(depths, cells)
-	c.cond(all && finite(s) && s <= flatSlope, "%s: %s; slope %s epoch per doubling of depth (at most %g)",
-		name, reachedAll(all), fmtSlope(s), flatSlope)
-}
-
-// reachedAll says whether every run reached the target.
-func reachedAll(all bool) string {
-	if all {
-		return "every run reached the target at every depth"
+	iv.Estimate = num.Number(lg)
+	rel := se / m // the SE relative to the mean: the same in any units
+	if !finite(rel) {
+		return iv
 	}
-	return "some runs did not reach the target"
-}
-
-// fmtSlope writes a slope, or "n/a".
-func fmtSlope(s float64) string {
-	if !finite(s) {
-		return "n/a"
+	lo := math.Inf(-1)
+	if 1-z*rel > 0 {
+		lo = lg + math.Log10(1-z*rel)
 	}
-	return fmt.Sprintf("%+.3f", s)
-}
-
-// slowCheck is the "slows down or fails with depth" condition shared by
-// Figures 1 and 3.
-func slowCheck(c *check, name string, depths []int, cells []*epochCell) {
-	first, last := cells[0], cells[len(cells)-1]
-	m0, _ := first.mean()
-	m1, _ := last.mean()
-	switch {
-	case last == nil || last.runs == 0:
-		c.cannot("%s: no training runs at depth %d", name, depths[len(depths)-1])
-	case last.failed():
-		c.cond(true, "%s: at depth %d %d of %d runs reached the target (fails to start)", name, depths[len(depths)-1], last.reached, last.runs)
-	default:
-		c.cond(finite(m0) && m1 >= slowFactor*m0, "%s: mean epochs to the target %s at depth %d vs %s at depth %d (slowdown needs a factor %g)",
-			name, first.text(), depths[0], last.text(), depths[len(depths)-1], slowFactor)
-	}
+	iv.Lo, iv.Hi = num.Number(lo), num.Number(lg+math.Log10(1+z*rel))
+	return iv
 }
 
 // checkFig1Training checks panel (b): only 2/fan-in trains at a speed
@@ -310,22 +272,18 @@ func checkFig1Training(d *fig1Data, missing int) Claim {
 	c := newCheck("fig1", "fig1b", "Figure 1(b): epochs to 20% test accuracy versus depth",
 		"Only initializations with variance 2/fan-in start training at a speed that does not depend on depth; "+
 			"the others slow down, or fail to start, as depth grows.",
-		fmt.Sprintf("Epochs to 20%% test accuracy, mean over the runs: for each initialization with c/2 = 1 every run reaches 20%% "+
-			"within the cap at every depth, and the least-squares slope of the mean epochs against log2(depth) is at most %g epoch per "+
-			"doubling of depth; for each other initialization, at the largest depth fewer than half of the runs reach 20%% within the cap, "+
-			"or their mean is at least %g times that at the smallest depth.", flatSlope, slowFactor))
+		fmt.Sprintf("One yardstick for every initialization: b, the least-squares slope of the mean ln(epochs to 20%%) against ln(depth) "+
+			"(epochs ~ depth^b; a run that does not reach 20%% within the cap counts at the cap, a lower bound, so a slowdown is understated, "+
+			"never invented), with its 95%% interval from a bootstrap over the paired seeds (seed s runs at every depth). For each "+
+			"initialization with c/2 = 1 the interval must lie at or below b = %g (over depths 5-100 a factor 20^%g = %.2f: a 2x slowdown, "+
+			"b = 0.23, is not flat); for each other initialization at or above it. An interval across %g is inconclusive.",
+			flatElasticity, flatElasticity, math.Pow(20, flatElasticity), flatElasticity))
 	if len(d.depths) < 2 {
 		c.cannot("the criterion needs at least two depths")
 		return c.done(missing)
 	}
 	for _, in := range d.inits {
-		cells := d.cells(in)
-		name := fmt.Sprintf("%s (c/2 = %.3g)", in, d.factor[in])
-		if fm1Group(d.factor[in]) == 0 {
-			flatCheck(c, name, d.depths, cells)
-		} else {
-			slowCheck(c, name, d.depths, cells)
-		}
+		elasticity(c, fmt.Sprintf("%s (c/2 = %.3g)", in, d.factor[in]), d.depths, d.cells(in), fm1Group(d.factor[in]) == 0)
 	}
 	return c.done(missing)
 }

@@ -16,15 +16,25 @@ type epochCell struct {
 	runs, reached, diverged int
 	// epochs are the epochs to the target of the runs that reached it.
 	epochs []float64
+	// logEpochs is each run's ln(epochs to the target) by seed, with a run
+	// that did not reach the target (or diverged) at ln(its cap): a lower
+	// bound on its epochs, so that a slowdown is understated, never
+	// invented.
+	logEpochs map[uint64]float64
 }
 
 // add counts one run.
 func (c *epochCell) add(r *train.Result) {
 	c.runs++
+	if c.logEpochs == nil {
+		c.logEpochs = map[uint64]float64{}
+	}
+	c.logEpochs[r.Setup.Seed] = math.Log(r.Setup.Epochs)
 	switch {
 	case r.ReachedTarget && r.EpochsToTarget != nil:
 		c.reached++
 		c.epochs = append(c.epochs, *r.EpochsToTarget)
+		c.logEpochs[r.Setup.Seed] = math.Log(*r.EpochsToTarget)
 	case r.Diverged:
 		c.diverged++
 	}
@@ -34,12 +44,6 @@ func (c *epochCell) add(r *train.Result) {
 // its runs reached the target. Otherwise it is drawn as "not reached".
 func (c *epochCell) shown() bool { return c != nil && c.reached > 0 && 2*c.reached >= c.runs }
 
-// all reports whether every run reached the target.
-func (c *epochCell) all() bool { return c != nil && c.runs > 0 && c.reached == c.runs }
-
-// failed reports whether fewer than half of the runs reached the target.
-func (c *epochCell) failed() bool { return c != nil && c.runs > 0 && 2*c.reached < c.runs }
-
 // mean returns the mean epochs to the target over the runs that reached it
 // and its standard error; NaN when the point is not shown.
 func (c *epochCell) mean() (float64, float64) {
@@ -47,15 +51,6 @@ func (c *epochCell) mean() (float64, float64) {
 		return nan, nan
 	}
 	return stats.MeanSE(c.epochs)
-}
-
-// rankValue is the mean, or +Inf for a point not shown, for rank statistics
-// in which "did not reach" is the slowest.
-func (c *epochCell) rankValue() float64 {
-	if m, _ := c.mean(); !math.IsNaN(m) {
-		return m
-	}
-	return math.Inf(1)
 }
 
 // text writes the point for tables: "0.15 ± 0.02 (5/5)", "0.9 (3/5

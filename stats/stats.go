@@ -177,3 +177,41 @@ func normalQuantile(p float64) float64 {
 	d := math.Exp(-x*x/2) / math.Sqrt(2*math.Pi)
 	return x - e/d
 }
+
+// Wilson returns the Wilson score interval at Level for a proportion of k
+// successes in n trials (NaN for n < 1).
+func Wilson(k, n int) (lo, hi float64) {
+	if n < 1 || k < 0 || k > n {
+		return math.NaN(), math.NaN()
+	}
+	z := Z95
+	p, nf := float64(k)/float64(n), float64(n)
+	den := 1 + z*z/nf
+	mid := (p + z*z/(2*nf)) / den
+	half := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf)) / den
+	return math.Max(0, mid-half), math.Min(1, mid+half)
+}
+
+// Parametric returns the percentile interval at Level of a statistic of
+// estimates known only by their values and standard errors: stat receives
+// the estimates redrawn from independent normal laws N(value, se^2), Reps
+// times, from a fixed stream (NaN draws are left out; both ends are NaN
+// when more than half are).
+func Parametric(values, ses []float64, stat func([]float64) float64) (lo, hi float64) {
+	r := rand.New(rand.NewPCG(0x9a, 0xb007))
+	draw := make([]float64, len(values))
+	vals := make([]float64, 0, Reps)
+	for range Reps {
+		for i, v := range values {
+			draw[i] = v + ses[i]*r.NormFloat64()
+		}
+		if v := stat(draw); !math.IsNaN(v) {
+			vals = append(vals, v)
+		}
+	}
+	if 2*len(vals) < Reps {
+		return math.NaN(), math.NaN()
+	}
+	sort.Float64s(vals)
+	return Quantile(vals, (1-Level)/2), Quantile(vals, (1+Level)/2)
+}

@@ -108,3 +108,33 @@ func TestQuantileAndNormalZ(t *testing.T) {
 		}
 	}
 }
+
+// TestWilson checks the interval against values computed by hand from the
+// closed form (and R's prop.test without continuity correction).
+func TestWilson(t *testing.T) {
+	for _, c := range []struct {
+		k, n   int
+		lo, hi float64
+	}{
+		{0, 10, 0, 0.2775327998628899},
+		{5, 10, 0.2365930905452024, 0.7634069094547976},
+		{10, 10, 0.7224672001371101, 1},
+	} {
+		lo, hi := Wilson(c.k, c.n)
+		if math.Abs(lo-c.lo) > 1e-9 || math.Abs(hi-c.hi) > 1e-9 {
+			t.Errorf("Wilson(%d, %d) = [%v, %v], want [%v, %v]", c.k, c.n, lo, hi, c.lo, c.hi)
+		}
+	}
+	if lo, _ := Wilson(1, 0); !math.IsNaN(lo) {
+		t.Errorf("n = 0: %v, want NaN", lo)
+	}
+}
+
+// TestParametric checks that the interval of a single redrawn estimate is
+// its normal interval (value ± 1.96 se) to Monte Carlo accuracy.
+func TestParametric(t *testing.T) {
+	lo, hi := Parametric([]float64{5}, []float64{2}, func(x []float64) float64 { return x[0] })
+	if math.Abs(lo-(5-Z95*2)) > 0.25 || math.Abs(hi-(5+Z95*2)) > 0.25 {
+		t.Errorf("interval [%v, %v], want about [%v, %v]", lo, hi, 5-Z95*2, 5+Z95*2)
+	}
+}
