@@ -1,11 +1,15 @@
 package reproduce
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/initscope/initscope/experiment"
 	"github.com/initscope/initscope/num"
 	"github.com/initscope/initscope/probe"
 	"github.com/initscope/initscope/report"
@@ -408,5 +412,51 @@ func TestFig3Bounds(t *testing.T) {
 	}
 	if b, _ := d.bound("0.5^l", "relu"); !(lo < b && b <= hi+1e-9) {
 		t.Errorf("eta = 0.5^l, relu: bound %v, want it in (%v, %v]", b, lo, hi)
+	}
+}
+
+// TestFig2VarianceStable re-seeds Figure 2(c)'s check on real probes of a
+// small grid (the exact sampler, 200000 initializations per point): the
+// verdict must not depend on the seed, as it would if points whose interval
+// cannot be trusted were compared.
+func TestFig2VarianceStable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("probes 27 nets: skipped with -short")
+	}
+	r := &task.Runner{}
+	var verdicts []report.Verdict
+	for seed := 1; seed <= 3; seed++ {
+		d := &fig2Data{depths: []int{5, 10, 20}, widths: []int{20, 40, 80}, probe: map[depthWidth]*task.ProbeResult{}}
+		for _, depth := range d.depths {
+			for _, width := range d.widths {
+				tk, err := experiment.NewTask(task.KindProbe, map[string]any{"arch": fmt.Sprintf("fc:784-%dx%d-10", width, depth),
+					"init": fig2Init, "input": "mnist:0", "samples": 200000, "method": "exact", "seed": seed})
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, err := r.Run(context.Background(), tk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var p task.ProbeResult
+				if err := json.Unmarshal(raw, &p); err != nil {
+					t.Fatal(err)
+				}
+				d.probe[depthWidth{depth, width}] = &p
+			}
+		}
+		c := checkFig2Variance(d, 0)
+		var lines []string
+		for _, f := range c.Measured {
+			lines = append(lines, f.Kind.String()+": "+f.Text)
+		}
+		t.Logf("seed %d: %s\n  %s", seed, c.Verdict, strings.Join(lines, "\n  "))
+		verdicts = append(verdicts, c.Verdict)
+	}
+	for _, v := range verdicts {
+		if v != report.Held {
+			t.Errorf("verdicts over seeds 1-3: %v, want held every time", verdicts)
+			break
+		}
 	}
 }
