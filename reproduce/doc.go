@@ -43,16 +43,35 @@
 //   - Figure 2 (FM2): he-normal. (a) a depth x width grid of constant-width
 //     nets: heat maps of the epochs to 20% and of the measured Var[ln M_d];
 //     (b) nets of equal depth and equal beta (within 1%) with constant,
-//     increasing, decreasing and alternating widths; (c) the measured
-//     E[Var_hat[M]] against the exact theory and beta.
+//     increasing, decreasing and alternating widths, trained at learning
+//     rates 0.003 and 0.001; (c) the measured E[Var_hat[M]] against the
+//     exact theory and beta.
 //   - Figure 3: residual nets net:N,dense32,resdense32xL:eta=ETA,dense10,
 //     he-normal, eta_l = 1, 0.9^l, 0.5^l, 1/l and 1/L: (a) E[M_L]/M_0
 //     against L, measured, with the exact theory for modules ending linear
 //     and the theory's bounds for modules ending in a ReLU; (b) epochs to 20%
 //     (ReLU-ending modules, the paper's setting) on MNIST, or on CIFAR-10
 //     when Config.ImageData says so (the paper's data, whose files the user
-//     must have). The fixed input of every probe is test image 0 of the
-//     figure's data set.
+//     must have), both as drawn and with the logits' initial weights
+//     scaled by 1/sqrt of the theory's bound on E[M_L]/M_0 (sweep
+//     fig3-train-scaled), which separates the paper's claim about the body
+//     of the net from FM1 at the logits. The fixed input of every probe is
+//     test image 0 of the figure's data set.
+//
+// # Verdicts
+//
+// Every claim is held, did not hold or inconclusive (or not checked, while
+// tasks are missing), decided from 95% confidence intervals, never from a
+// point estimate against a threshold: a condition passes when its interval
+// lies inside the band where it holds, fails when it lies wholly outside,
+// and is undecided when it straddles an edge, in which case the report says
+// about how many runs would decide it. Training comparisons use the mean
+// ln(epochs to 20%) over paired seeds (seed s draws the same example order
+// at every point compared; a run that does not reach 20% counts at the cap,
+// a lower bound) with a percentile bootstrap over the seeds; failing runs
+// use Wilson intervals; probe lengths use mean ± z SE over the
+// initializations with z for the claim's whole family (Bonferroni). Each
+// claim's criterion, in the report and claims.json, states its bands.
 //
 // # Training hyperparameters
 //
@@ -74,7 +93,7 @@
 //
 // Full is the reproduction: Figure 1 at depths 5-100, Figure 2 on a 5 x 5
 // grid (depths 5-80, widths 10-160) and profiles of depth 40 at beta 0.5-4,
-// Figure 3 up to 160 blocks, 5 runs per training point. Quick keeps Figure 1
+// Figure 3 up to 160 blocks, 10 paired seeds per training point. Quick keeps Figure 1
 // to depths 5-60, Figure 2 to a 3 x 3 grid and beta 1 and 2, Figure 3 to
 // 80 blocks, and runs 3 seeds; its hyperparameters, probe sizes and seeds
 // are Full's, so its tasks are a subset of Full's and a full run in the same
@@ -99,10 +118,11 @@
 // Render writes, in the results directory: results.csv; for Figure 1
 // fig1_length.csv, fig1_epochs.csv, fig1a_length and fig1b_epochs; for
 // Figure 2 fig2_grid.csv, fig2_profiles.csv, fig2a_epochs_heatmap,
-// fig2a_logvar_heatmap, fig2a_epochs_beta, fig2b_profiles and
-// fig2c_empirical_variance; for Figure 3 fig3_length.csv, fig3_epochs.csv,
-// fig3a_length_relu, fig3a_length_linear and fig3b_epochs (each plot as .png
-// and .svg); claims.json; and report.html, which embeds the plots and gives
+// fig2a_logvar_heatmap, fig2a_epochs_beta, fig2b_profiles (and
+// fig2b_profiles_lr0.001) and fig2c_empirical_variance; for Figure 3
+// fig3_length.csv, fig3_epochs.csv, fig3a_length_relu,
+// fig3a_length_linear, fig3b_epochs and fig3b_epochs_scaled (each plot as
+// .png and .svg); claims.json; and report.html, which embeds the plots and gives
 // for each claim the statement, the criterion, the verdict, the numbers, the
 // settings and the seeds, with the versions, hosts and BLAS backends that
 // ran the tasks.
