@@ -21,6 +21,7 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
 	"version":   runVersion,
 	"reproduce": runReproduce,
 	"sweep":     runSweep,
+	"serve":     runServe,
 }
 
 // summaries describes each subcommand in one line for the usage text.
@@ -33,6 +34,7 @@ var summaries = map[string]string{
 	"version":   "print the version",
 	"reproduce": "re-run the paper's Figures 1-3 (theory, Monte Carlo, training) as sweeps: plots, CSV and report.html with each claim checked",
 	"sweep":     "run your own grids of predict/probe/train tasks, locally, as a Slurm job array or a Kubernetes Indexed Job, and collect them",
+	"serve":     "a local web explorer: the theory as you type, probes streamed live, model audits and results directories, in the browser",
 }
 
 // version is set at link time with -ldflags "-X main.version=v1.2.3"; when it
