@@ -139,7 +139,7 @@ type figure struct {
 }
 
 // figures are the paper's figures, in order.
-var figures = []figure{fig1, fig2, fig3}
+var figures = []figure{fig1, fig2, fig3, predictive}
 
 // FigureNames lists the figures reproduce knows: fig1, fig2, fig3.
 func FigureNames() []string {
