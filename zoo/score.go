@@ -19,6 +19,8 @@ import (
 type Score struct {
 	// Name names the score in tables and plots; About says what it reads.
 	Name, About string
+	// Inputs name its features, in order.
+	Inputs []string
 	// features returns a net's features (NaN when unknown).
 	features func(o *Outcome) []float64
 }
@@ -46,22 +48,25 @@ func decades(v float64) (below, above float64) {
 var (
 	// TheoryScore reads what initscope predicts: FM1's signal gain (the
 	// decades it vanishes and explodes) and FM2's statistic V.
-	TheoryScore = Score{Name: "theory", About: "initscope's prediction: log10 of FM1's signal gain P (decades below and above 0) and FM2's V = Var[ln M_d]",
+	TheoryScore = Score{Name: "theory", About: "initscope's prediction: log10 of FM1's signal gain P (decades below and above 0) and FM2's V = Var[ln M_d], each as log10(1 + x)",
+		Inputs: []string{"P vanishing", "P exploding", "V"},
 		features: func(o *Outcome) []float64 {
 			b, a := decades(o.Log10Gain)
 			return []float64{b, a, math.Log10(1 + o.FM2Stat)}
 		}}
 	// BetaScore is the paper's beta alone.
-	BetaScore = Score{Name: "beta", About: "the paper's beta = sum of 1/width over the ReLU layers alone",
+	BetaScore = Score{Name: "beta", About: "the paper's beta = sum of 1/width over the ReLU layers alone", Inputs: []string{"beta"},
 		features: func(o *Outcome) []float64 { return []float64{o.Beta} }}
 	// FactorScore is the initialization's FM1 factor per layer alone.
 	FactorScore = Score{Name: "FM1 factor", About: "the initialization's FM1 factor c/2 per layer alone (mean of log10 c_j/2, decades below and above 0), blind to depth",
+		Inputs: []string{"c/2 below 1", "c/2 above 1"},
 		features: func(o *Outcome) []float64 {
 			b, a := decades(o.Log10Factor)
 			return []float64{b, a}
 		}}
 	// MeasuredScore is the output length measured at initialization.
 	MeasuredScore = Score{Name: "measured length", About: "the output length M_L/M_0 measured at initialization (decades below and above 0)",
+		Inputs: []string{"M_L/M_0 below 1", "M_L/M_0 above 1"},
 		features: func(o *Outcome) []float64 {
 			b, a := decades(o.MeasuredLog10)
 			return []float64{b, a}
