@@ -110,11 +110,24 @@ func fig2Sweeps(c Config) ([]*experiment.Sweep, error) {
 	lrs := values("lr", c.training("").LR, profileSlowLR)
 	delete(profTrain, "lr")
 	pt, err := newSweep(fig2ProfilesTrain, c.describe("Figure 2(b): epochs to 20% of fc nets of equal depth and beta, different width profiles, two learning rates"),
-		[]string{task.KindTrain}, merge(profFixed, profTrain), nil, profLabels, points, lrs, seeds(c.runs()))
+		[]string{task.KindTrain}, merge(profFixed, profTrain), nil, profLabels, points, lrs, seeds(c.profileRuns()))
 	if err != nil {
 		return nil, err
 	}
 	return []*experiment.Sweep{pr, tr, pp, pt}, nil
+}
+
+// profileRuns is the number of paired seeds of Figure 2(b): three times the
+// runs at full scale. Its claim is an equivalence (the profiles train
+// alike), decided from the ratio of the slowest to the fastest of four
+// means, whose interval 10 seeds leave about twice as wide as it may be
+// (measured: 10 seeds left 6 of the 8 beta x learning-rate points
+// inconclusive, most needing 15-40 seeds).
+func (c Config) profileRuns() int {
+	if c.Scale == "" || c.Scale == Full {
+		return 3 * c.runs()
+	}
+	return c.runs()
 }
 
 // depthWidth is a point of Figure 2's grid.

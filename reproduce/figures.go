@@ -141,7 +141,8 @@ type figure struct {
 // figures are the paper's figures, in order.
 var figures = []figure{fig1, fig2, fig3, predictive}
 
-// FigureNames lists the figures reproduce knows: fig1, fig2, fig3.
+// FigureNames lists the figures reproduce knows: fig1, fig2, fig3 and
+// predictive (the zoo).
 func FigureNames() []string {
 	names := make([]string, len(figures))
 	for i, f := range figures {

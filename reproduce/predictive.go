@@ -19,7 +19,7 @@ import (
 // initialization tell which nets start training? The paper answers its
 // question by example; this asks it of a zoo of nets drawn at random.
 //
-// What is drawn (package zoo, seed zoo.Seed): 300 nets at full scale, the
+// What is drawn (package zoo, seed zoo.Seed): 600 nets at full scale, the
 // first 60 of them at quick scale and the first 6 at tiny scale, so a full
 // run in the same directory reuses the quick run's tasks. Half are fully
 // connected (depth 3-60, base width 8-96, width profiles constant,
@@ -100,7 +100,7 @@ const (
 
 // predictiveNets returns the zoo of the scale.
 func predictiveNets(c Config) ([]zoo.Net, error) {
-	return zoo.Draw(pick(c.Scale, 300, 60, 6), zoo.Seed)
+	return zoo.Draw(pick(c.Scale, 600, 60, 6), zoo.Seed)
 }
 
 // predictiveTraining is the recipe: the figures' hyperparameters with the

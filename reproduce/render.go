@@ -411,7 +411,7 @@ func resultCells(rec experiment.Record) []string {
 // settings, and what ran where.
 func writeReport(res *experiment.Results, secs []section, rd *Rendered, out *outputs) error {
 	doc := report.Document{
-		Title: "initscope reproduce: Hanin & Rolnick (NeurIPS 2018), Figures 1-3",
+		Title: "initscope reproduce: Hanin & Rolnick (NeurIPS 2018), Figures 1-3 and the predictive zoo",
 		Intro: "Each section states a claim of the paper, the criterion by which code decides whether our measurements support it, " +
 			"the verdict, the numbers behind it, the plots and the settings. \"Did not reach\" means the run did not reach the target " +
 			"test accuracy within the epoch cap (or diverged); such runs are never averaged in as a number. Epoch means are over the " +

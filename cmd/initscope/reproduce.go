@@ -15,7 +15,7 @@ import (
 )
 
 func runReproduce(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("reproduce", "fig1|fig2|fig3|all [--quick | --tiny] [--out DIR] [--runs R] [--shard i/n] [--data-dir DIR] [--workers W] [--plan]")
+	fs := newFlags("reproduce", "fig1|fig2|fig3|predictive|all [--quick | --tiny] [--out DIR] [--runs R] [--shard i/n] [--data-dir DIR] [--workers W] [--plan]")
 	quick := fs.Bool("quick", false, "reduced grids and 3 runs per point: all three figures in about 4 minutes on 2 cores (its tasks are a subset of the full run's)")
 	tiny := fs.Bool("tiny", false, "a smoke test of the pipeline in seconds (a few points, a few training steps): its numbers mean nothing")
 	out := fs.String("out", "results/reproduce", "results directory: results (shard-*.jsonl), sweeps/, CSV summaries, PNG and SVG plots, report.html")

@@ -32,7 +32,7 @@ var summaries = map[string]string{
 	"train":     "train the net on MNIST, Fashion-MNIST or CIFAR-10: test accuracy over time, epochs to a target accuracy",
 	"inits":     "the initialization presets, their laws and FM1 factors",
 	"version":   "print the version",
-	"reproduce": "re-run the paper's Figures 1-3 (theory, Monte Carlo, training) as sweeps: plots, CSV and report.html with each claim checked",
+	"reproduce": "re-run the paper's Figures 1-3 and the predictive zoo (theory, Monte Carlo, training) as sweeps: plots, CSV and report.html with each claim decided from intervals",
 	"sweep":     "run your own grids of predict/probe/train tasks, locally, as a Slurm job array or a Kubernetes Indexed Job, and collect them",
 	"serve":     "a local web explorer: the theory as you type, probes streamed live, model audits and results directories, in the browser",
 }
