@@ -170,10 +170,10 @@ func TestTinyReproduction(t *testing.T) {
 		t.Errorf("figures %v, %d claims", rd.Figures, len(rd.Claims))
 	}
 	want := []string{ResultsCSV, ReportHTML, ClaimsJSON, "fig1_length.csv", "fig1_epochs.csv", "fig2_grid.csv", "fig2_profiles.csv",
-		"fig3_length.csv", "fig3_epochs.csv"}
+		"fig3_length.csv", "fig3_epochs.csv", "predictive_zoo.csv", "predictive_scores.csv"}
 	for _, p := range []string{"fig1a_length", "fig1b_epochs", "fig2a_epochs_heatmap", "fig2a_logvar_heatmap", "fig2a_epochs_beta",
 		"fig2b_profiles", "fig2b_profiles_lr0.001", "fig2c_empirical_variance", "fig3a_length_relu", "fig3a_length_linear", "fig3b_epochs",
-		"fig3b_epochs_scaled"} {
+		"fig3b_epochs_scaled", "predictive_roc", "predictive_epochs"} {
 		want = append(want, p+".png", p+".svg")
 	}
 	for _, name := range want {
@@ -210,8 +210,8 @@ func TestTinyReproduction(t *testing.T) {
 			t.Errorf("report.html lacks %q", s)
 		}
 	}
-	if n := strings.Count(page, "<img "); n != 12 {
-		t.Errorf("report.html embeds %d plots, want 12", n)
+	if n := strings.Count(page, "<img "); n != 14 {
+		t.Errorf("report.html embeds %d plots, want 14", n)
 	}
 }
 

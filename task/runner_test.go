@@ -166,7 +166,7 @@ func TestKindSpecs(t *testing.T) {
 	for kind, want := range map[string][]string{
 		KindPredict: {"arch", "bias", "data", "init", "input"},
 		KindProbe:   {"arch", "bias", "data", "init", "input", "method", "samples", "seed"},
-		KindTrain: {"arch", "batch", "bias", "data", "epochs", "eval_every", "eval_samples", "init", "lr", "momentum",
+		KindTrain: {"arch", "batch", "bias", "data", "epochs", "eval_every", "eval_samples", "init", "logit_scale", "lr", "momentum",
 			"optimizer", "seed", "stop_at_target", "target", "weight_decay"},
 	} {
 		if got := specs[kind].Params; !reflect.DeepEqual(got, want) {
