@@ -94,7 +94,7 @@ func testConfig() Config {
 }
 
 // newTestServer starts a server on cfg behind httptest.
-func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
+func newTestServer(t testing.TB, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
 	s, err := New(cfg)
 	if err != nil {

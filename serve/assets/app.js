@@ -27,7 +27,8 @@ let meta = null;
 let timer = null;
 let probeRun = null; // {controller, view}
 let resultsTimer = null;
-let lastResults = { claims: "", figures: "" };
+let resultsKey = ""; // what the results view last drew
+let lastAudit = null;
 
 // ---------- small helpers ----------
 
@@ -60,6 +61,12 @@ function fmt(v, digits) {
   const a = Math.abs(v);
   if (a !== 0 && (a >= 1e6 || a < 1e-4)) return v.toExponential(d - 1);
   return String(Number(v.toPrecision(d)));
+}
+
+// fmtLog writes a logarithm: rounding noise of a product of exact factors
+// of 1 (|v| < 1e-12) is 0.
+function fmtLog(v, digits) {
+  return finiteNum(v) && Math.abs(v) < 1e-12 ? "0" : fmt(v, digits);
 }
 
 function slug(s) {
@@ -155,9 +162,17 @@ function setView(v) {
     $("tab-" + name).classList.toggle("active", name === v);
   }
   if (v !== "results" && resultsTimer) { clearInterval(resultsTimer); resultsTimer = null; }
-  if (v === "measure") renderMeasure();
+  redraw();
   if (v === "results") openResults();
   writeURL();
+}
+
+// redraw draws the charts of the view shown, at its width.
+function redraw() {
+  const v = state.view;
+  if (v === "design") renderDesignChart();
+  if (v === "measure") renderMeasure();
+  if (v === "audit" && lastAudit) renderAudit(lastAudit);
 }
 
 // ---------- design ----------
@@ -189,7 +204,10 @@ async function predict(i) {
     r = { ok: false, data: { error: "the server did not answer: " + e.message } };
   }
   if (seq[i] !== mine) return; // a later change has been sent
-  outcome[i] = r.ok ? { ok: r.data, ms: performance.now() - t0 } : { err: r.data };
+  const before = outcome[i];
+  // On an error the last prediction stays, dimmed, so that the chart does
+  // not vanish while a spec is being typed.
+  outcome[i] = r.ok ? { ok: r.data, ms: performance.now() - t0 } : { err: r.data, ok: before && before.ok, stale: true };
   renderDesign();
   if (state.view === "measure") renderMeasure();
 }
@@ -207,7 +225,7 @@ function renderConfigs() {
     const chip = h("span", { class: "config" + (i === state.active ? " active" : ""), title: tip, id: "config-" + NAMES[i], onclick: () => selectConfig(i) },
       h("span", { class: "swatch" }),
       NAMES[i],
-      o && o.err ? h("span", { class: "hint", text: "error" }) : null,
+      o && o.err ? h("span", { class: "hint bad", text: "error" }) : null,
       h("a", { href: configLink(i), title: "a link to this design alone", text: "link", onclick: (ev) => ev.stopPropagation() }),
       state.configs.length > 1 ? h("button", { title: "remove", text: "\u00d7", onclick: (ev) => { ev.stopPropagation(); removeConfig(i); } }) : null);
     chip.querySelector(".swatch").style.background = COLORS[i];
@@ -285,7 +303,10 @@ function renderDesign() {
   const o = outcome[state.active];
   renderFieldErrors(o && o.err);
   const status = $("design-status");
-  if (o && o.ok) {
+  for (const id of ["cards", "design-chart"]) $(id).classList.toggle("stale", !!(o && o.stale));
+  if (o && o.stale && o.ok) {
+    status.textContent = "the last valid design is shown, dimmed";
+  } else if (o && o.ok) {
     status.textContent = `${o.ok.depth} ReLU layers, beta = ${fmt(o.ok.beta)}; input ${o.ok.input}; answered in ${o.ms.toFixed(0)} ms (server ${o.ok.server_ms.toFixed(1)} ms)`;
   } else if (!o) {
     status.textContent = "predicting...";
@@ -308,7 +329,7 @@ function renderCards(box, p, withFixes) {
     const v = p[key];
     if (!v) continue;
     const advice = v.advice && v.advice.text ? v.advice.text : v.advice || [];
-    const card = h("div", { class: "card " + verdictClass(v.verdict), id: "card-" + key },
+    const card = h("div", { class: "card " + verdictClass(v.verdict), id: withFixes ? "card-" + key : null },
       h("h3", { text: title }),
       h("div", { class: "verdict" }, v.verdict.toUpperCase(), v.certain === false ? h("span", { class: "uncertain", text: "(not certain)" }) : null),
       h("div", { class: "summary", text: v.summary }),
@@ -356,6 +377,7 @@ function renderDesignChart() {
     shown.push(i);
   });
   const host = $("design-chart");
+  host.hidden = !shown.length;
   if (!shown.length) { host.textContent = ""; return; }
   drawChart(host, {
     title: "predicted length per layer, relative to the input",
@@ -367,7 +389,7 @@ function renderDesignChart() {
     readout: (x) => shown.flatMap((i) => {
       const l = outcome[i].ok.layers[x - 1];
       if (!l) return [];
-      const mean = finiteNum(l.log10_mean) ? fmt(l.log10_mean, 3) : `[${fmt(l.log10_lower, 3)}, ${fmt(l.log10_upper, 3)}]`;
+      const mean = finiteNum(l.log10_mean) ? fmtLog(l.log10_mean, 3) : `[${fmt(l.log10_lower, 3)}, ${fmt(l.log10_upper, 3)}]`;
       return [`${state.configs.length > 1 ? NAMES[i] + " " : ""}layer ${l.index} ${l.kind} ${l.width || ""}`, `  log10 E[M]/M0 ${mean}  sd[ln M] ${fmt(l.log_sd, 3)}`];
     }),
   });
@@ -387,14 +409,14 @@ function renderCompare() {
       h("td", { class: "l" }, sw, " ", NAMES[i]),
       h("td", { class: "l", title: c.arch, text: c.arch }),
       h("td", { class: "l", text: c.init + (c.bias ? " / " + c.bias : "") }),
-      h("td", { class: "l", text: p ? p.fm1.verdict : o && o.err ? "error" : "..." }),
-      h("td", { class: "l", text: p ? p.fm2.verdict : "" }),
-      h("td", { text: last ? fmt(last.log10_mean, 3) : "" }),
+      h("td", { class: "l", text: o && o.err ? "error" : p ? p.fm1.verdict : "..." }),
+      h("td", { class: "l", text: o && o.err ? "" : p ? p.fm2.verdict : "" }),
+      h("td", { text: last ? fmtLog(last.log10_mean, 3) : "" }),
       h("td", { text: last ? fmt(last.log_sd, 3) : "" }),
       h("td", { text: p ? fmt(p.beta) : "" }));
   });
   box.appendChild(h("div", { class: "table-wrap" }, h("table", { id: "compare-table" },
-    h("tr", {}, ["", "net", "init", "FM1", "FM2", "log10 E[M_d]/M0", "sd[ln M_d]", "beta"].map((t, k) => h("th", { class: k < 5 ? "l" : "", text: t }))),
+    h("tr", {}, ["", "net", "init", "FM1", "FM2", "output: log10 E[M]/M0", "sd[ln M/M0]", "beta"].map((t, k) => h("th", { class: k < 5 ? "l" : "", text: t }))),
     rows)));
 }
 
@@ -427,10 +449,10 @@ function renderLayerTable(p) {
   const head = ["layer", "kind", "width", "fan-in", "c", "mean factor", "log10 E[M]/M0", "E[ln M/M0]", "sd[ln M/M0]", "exact"];
   const rows = fold(p.layers, layerKey).map((l) => {
     if (l.folded) return h("tr", { class: "fold" }, h("td", { colspan: head.length, text: `... ${l.folded} more like these` }));
-    const mean = finiteNum(l.log10_mean) ? fmt(l.log10_mean) : finiteNum(l.log10_lower) ? `[${fmt(l.log10_lower)}, ${fmt(l.log10_upper)}]` : "-";
+    const mean = finiteNum(l.log10_mean) ? fmtLog(l.log10_mean) : finiteNum(l.log10_lower) ? `[${fmtLog(l.log10_lower)}, ${fmtLog(l.log10_upper)}]` : "-";
     return h("tr", {},
       h("td", { text: l.index }), h("td", { class: "l", text: l.kind }), h("td", { text: l.width || "-" }), h("td", { text: l.fan_in || "-" }),
-      h("td", { text: fmt(l.c) }), h("td", { text: fmt(l.mean_factor) }), h("td", { text: mean }), h("td", { text: fmt(l.log_mean) }),
+      h("td", { text: fmt(l.c) }), h("td", { text: fmt(l.mean_factor) }), h("td", { text: mean }), h("td", { text: fmtLog(l.log_mean) }),
       h("td", { text: (l.log_sd_upper && finiteNum(l.log_sd) ? "\u2264" : "") + fmt(l.log_sd) }), h("td", { class: "l", text: l.exact }));
   });
   box.appendChild(h("div", { class: "table-wrap" }, h("table", {}, h("tr", {}, head.map((t) => h("th", { text: t }))), rows)));
@@ -586,7 +608,7 @@ function drawMeasureChart() {
     readout: (xv) => {
       const t = layers[xv - 1];
       if (!t) return [];
-      const out = [`layer ${t.index} ${t.kind}`, `theory   log10 E[M]/M0 ${fmt(t.log10_mean, 3)}  sd[ln M] ${fmt(t.log_sd, 3)}`];
+      const out = [`layer ${t.index} ${t.kind}`, `theory   log10 E[M]/M0 ${fmtLog(t.log10_mean, 3)}  sd[ln M] ${fmt(t.log_sd, 3)}`];
       const m = view && view.layers[xv - 1];
       if (m) out.push(`measured log10 mean ${fmt(m.log10_mean, 3)}  median ${fmt(m.log10_p50, 3)}  sd[ln M] ${fmt(m.log_sd, 3)}`);
       return out;
@@ -608,8 +630,8 @@ function renderProbeSummary(v) {
   const rows = fold(items, (m) => (m.t.spec ? layerKey(m.t) : m.index)).map((m) => {
     if (m.folded) return h("tr", { class: "fold" }, h("td", { colspan: head.length, text: `... ${m.folded} more like these` }));
     const t = m.t;
-    return h("tr", {}, h("td", { text: m.index }), h("td", { text: fmt(m.log10_mean) + (m.heavy_tail ? "*" : "") }), h("td", { text: fmt(t.log10_mean) }), h("td", { text: fmt(m.z_mean, 2) }),
-      h("td", { text: finiteNum(m.log_mean) ? `${fmt(m.log_mean)} \u00b1 ${fmt(m.log_mean_se, 2)}` : "-" }), h("td", { text: fmt(t.log_mean) }), h("td", { text: fmt(m.z_log_mean, 2) }),
+    return h("tr", {}, h("td", { text: m.index }), h("td", { text: fmtLog(m.log10_mean) + (m.heavy_tail ? "*" : "") }), h("td", { text: fmtLog(t.log10_mean) }), h("td", { text: fmt(m.z_mean, 2) }),
+      h("td", { text: finiteNum(m.log_mean) ? `${fmt(m.log_mean)} \u00b1 ${fmt(m.log_mean_se, 2)}` : "-" }), h("td", { text: fmtLog(t.log_mean) }), h("td", { text: fmt(m.z_log_mean, 2) }),
       h("td", { text: fmt(m.log_sd) }), h("td", { text: fmt(t.log_sd) }), h("td", { text: fmt(m.dead_fraction) }),
       h("td", { text: fmt(m.log10_p05) }), h("td", { text: fmt(m.log10_p50) }), h("td", { text: fmt(m.log10_p95) }));
   });
@@ -646,6 +668,7 @@ async function runAuditUpload(ev) {
 }
 
 function renderAudit(r) {
+  lastAudit = r;
   const out = $("audit-out");
   out.textContent = "";
   const kv = h("dl", { class: "kv" });
@@ -672,8 +695,13 @@ function renderAudit(r) {
       if (r.measurement.samples) series.push({ kind: "points", shape: "diamond", color: "#15803d", x: meas.map((m) => m.index), y: meas.map((m) => m.log10_mean_ratio), label: `${r.measurement.samples} redraws: log10 E[M\u2c7c]/M\u2080` });
     }
     const names = new Map((r.nodes || []).map((n) => [n.index, n]));
+    const charts = h("div", { class: "audit-charts" });
+    out.appendChild(charts);
+    // Both boxes are placed before either chart is drawn at its width.
+    const cs = (r.nodes || []).filter((n) => finiteNum(n.c));
     const lenBox = h("div", { class: "chart-box", id: "audit-chart" });
-    out.appendChild(lenBox);
+    const cBox = cs.length ? h("div", { class: "chart-box", id: "audit-c-chart" }) : null;
+    charts.append(lenBox, cBox || "");
     drawChart(lenBox, {
       title: "length per layer, relative to the input", xLabel: "layer j", yLabel: "log10 of M\u2c7c/M\u2080", integerX: true, series,
       refLines: [{ y: 0, label: "M\u2080", extend: true }],
@@ -682,15 +710,12 @@ function renderAudit(r) {
         if (!l) return [];
         const n = names.get(x);
         const m = meas.find((q) => q.index === x);
-        return [`layer ${x} ${n ? n.module || n.name : ""} (${l.kind})`, `theory log10 E[M]/M0 ${fmt(l.log10_mean, 3)}`, m ? `measured log10 M/M0 ${fmt(m.log10_ratio, 3)}` : ""].filter(Boolean);
+        return [`layer ${x} ${n ? n.module || n.name : ""} (${l.kind})`, `theory log10 E[M]/M0 ${fmtLog(l.log10_mean, 3)}`, m ? `measured log10 M/M0 ${fmt(m.log10_ratio, 3)}` : ""].filter(Boolean);
       },
     });
-    const cs = (r.nodes || []).filter((n) => finiteNum(n.c));
-    if (cs.length) {
-      const cBox = h("div", { class: "chart-box", id: "audit-c-chart" });
-      out.appendChild(cBox);
+    if (cBox) {
       drawChart(cBox, {
-        title: "c = fan_in Var(W) of each layer's weights", xLabel: "layer j", yLabel: "c", integerX: true, height: 240,
+        title: "c = fan_in Var(W) of each layer's weights", xLabel: "layer j", yLabel: "c", integerX: true, zeroY: true,
         series: [{ kind: "points", shape: "square", color: "#7e22ce", x: cs.map((n) => n.index), y: cs.map((n) => n.c), label: "c of the model's weights" }],
         refLines: [{ y: 2, label: "He (before a ReLU): 2", extend: true }, { y: 1 / 3, label: "PyTorch default: 1/3", extend: true }],
         readout: (x) => { const n = cs.find((q) => q.index === x); return n ? [`layer ${x} ${n.module || n.name}`, `c = ${fmt(n.c)} (${n.kind})`] : []; },
@@ -735,7 +760,7 @@ async function openResults() {
   if (!dirs.length) { showError($("results-error"), "no results directory found under --results: it holds no sweeps/, shard-*.jsonl or claims.json, nor do its folders"); return; }
   if (!dirs.some((d) => d.name === state.results)) state.results = dirs[0].name;
   sel.value = state.results;
-  lastResults = { claims: "", figures: "" };
+  resultsKey = "";
   await loadResults();
   if (resultsTimer) clearInterval(resultsTimer);
   resultsTimer = setInterval(() => { if ($("results-live").checked) loadResults(); }, 3000);
@@ -779,23 +804,13 @@ function renderResults(r) {
   if (r.extra) prog.appendChild(h("div", { class: "hint", text: `${r.extra} records belong to no sweep in the directory (an older grid?)` }));
   for (const w of r.warnings) prog.appendChild(h("div", { class: "hint", text: "warning: " + w }));
 
-  const claimsKey = JSON.stringify(r.claims);
-  if (claimsKey !== lastResults.claims) {
-    lastResults.claims = claimsKey;
+  // Claims and figures: redrawn only when they change, so that the
+  // figures do not flicker at every refresh.
+  const key = JSON.stringify([r.claims, r.figures, r.files, r.updated]);
+  if (key !== resultsKey) {
+    resultsKey = key;
     renderClaims($("results-claims"), r);
-  }
-  const figKey = JSON.stringify([r.figures, r.files, r.updated]);
-  if (figKey !== lastResults.figures) {
-    lastResults.figures = figKey;
-    const box = $("results-figures");
-    box.textContent = "";
-    if (r.files.length) box.appendChild(h("div", { class: "files panel" }, h("span", { class: "hint", text: "files: " }), r.files.map((f) => h("a", { href: fileURL(r.name, f), target: "_blank", rel: "noopener", text: f }))));
-    if (r.figures.length) {
-      box.appendChild(h("h2", { text: "figures" }));
-      box.appendChild(h("div", { class: "figures" }, r.figures.map((f) => h("div", { class: "figure" },
-        h("img", { src: fileURL(r.name, f) + "?t=" + encodeURIComponent(r.updated || ""), alt: f, loading: "lazy" }),
-        h("a", { href: fileURL(r.name, f), target: "_blank", rel: "noopener", text: f })))));
-    }
+    renderFigures($("results-figures"), r);
   }
 }
 
@@ -803,31 +818,65 @@ const CLAIM_FIELDS = ["figure", "panel", "title", "claim", "criterion", "verdict
 const FINDING_FIELDS = ["kind", "text"];
 
 // renderValue writes any JSON value generically, for fields the page does
-// not know.
+// not know; numbers with 4 significant digits.
 function renderValue(v) {
   if (v === null || v === undefined) return "null";
+  if (typeof v === "number") return fmt(v);
   if (typeof v !== "object") return String(v);
   if (Array.isArray(v)) return "[" + v.map(renderValue).join(", ") + "]";
   return Object.entries(v).map(([k, x]) => `${k}: ${renderValue(x)}`).join(", ");
 }
 
+// panelFigures are the figures of a claim's panel: the plots whose names
+// start with it (fig1a_length.svg for fig1a).
+function panelFigures(r, panel) {
+  return panel ? r.figures.filter((f) => f.startsWith(panel + "_")) : [];
+}
+
+function figureBox(r, f) {
+  return h("div", { class: "figure" },
+    h("a", { href: fileURL(r.name, f), target: "_blank", rel: "noopener" }, h("img", { src: fileURL(r.name, f) + "?t=" + encodeURIComponent(r.updated || ""), alt: f })),
+    h("a", { href: fileURL(r.name, f), target: "_blank", rel: "noopener", text: f }));
+}
+
 function renderClaims(box, r) {
   box.textContent = "";
   if (!r.claims) { box.appendChild(h("div", { class: "hint", text: "no claims.json here yet (it is written when the results are collected: initscope sweep collect DIR)" })); return; }
-  box.appendChild(h("h2", { text: "claims" }));
+  const tally = new Map();
+  for (const c of r.claims) tally.set(c.verdict, (tally.get(c.verdict) || 0) + 1);
+  box.appendChild(h("h2", {}, `claims: `, [...tally].map(([v, n]) => h("span", { class: "badge " + slug(v), text: `${n} ${v}` })).flatMap((b) => [b, " "])));
   box.appendChild(h("div", { class: "claims" }, r.claims.map((c) => {
     const extra = Object.keys(c).filter((k) => !CLAIM_FIELDS.includes(k));
-    return h("div", { class: "claim", "data-panel": c.panel || "" },
-      h("div", { class: "head" }, h("span", { class: "badge " + slug(c.verdict), text: c.verdict }), h("span", { class: "title", text: c.title || c.panel })),
-      c.claim ? h("div", { class: "statement", text: c.claim }) : null,
-      c.criterion ? h("details", {}, h("summary", { text: "criterion" }), h("div", { class: "criterion", text: c.criterion })) : null,
-      (c.measured || []).length ? h("ul", { class: "findings" }, c.measured.map((f) => {
-        const more = Object.keys(f).filter((k) => !FINDING_FIELDS.includes(k));
-        return h("li", {}, h("span", {}, h("span", { class: "badge " + slug(f.kind), text: f.kind })), h("span", { text: f.text }),
-          more.map((k) => h("span", { class: "extra", text: `${k}: ${renderValue(f[k])}` })));
-      })) : null,
-      extra.map((k) => h("div", { class: "criterion", text: `${k}: ${renderValue(c[k])}` })));
+    const kinds = new Map();
+    for (const f of c.measured || []) kinds.set(f.kind, (kinds.get(f.kind) || 0) + 1);
+    const figs = panelFigures(r, c.panel);
+    return h("div", { class: "claim" + (figs.length ? " with-figures" : ""), "data-panel": c.panel || "" },
+      h("div", { class: "claim-text" },
+        h("div", { class: "head" }, h("span", { class: "badge " + slug(c.verdict), text: c.verdict }), h("span", { class: "title", text: c.title || c.panel })),
+        c.claim ? h("div", { class: "statement", text: c.claim }) : null,
+        c.criterion ? h("details", {}, h("summary", { text: "criterion" }), h("div", { class: "criterion", text: c.criterion })) : null,
+        (c.measured || []).length ? h("details", { class: "findings-box" },
+          h("summary", {}, "findings: ", [...kinds].map(([k, n]) => h("span", { class: "badge " + slug(k), text: `${n} ${k}` })).flatMap((b) => [b, " "])),
+          h("ul", { class: "findings" }, c.measured.map((f) => {
+            const more = Object.keys(f).filter((k) => !FINDING_FIELDS.includes(k));
+            return h("li", {}, h("span", {}, h("span", { class: "badge " + slug(f.kind), text: f.kind })), h("span", { text: f.text }),
+              more.map((k) => h("span", { class: "extra", text: `${k}: ${renderValue(f[k])}` })));
+          }))) : null,
+        extra.map((k) => h("div", { class: "criterion", text: `${k}: ${renderValue(c[k])}` }))),
+      figs.length ? h("div", { class: "claim-figures" }, figs.map((f) => figureBox(r, f))) : null);
   })));
+}
+
+// renderFigures lists the files and the figures no claim shows.
+function renderFigures(box, r) {
+  box.textContent = "";
+  if (r.files.length) box.appendChild(h("div", { class: "files panel" }, h("span", { class: "hint", text: "files: " }), r.files.map((f) => h("a", { href: fileURL(r.name, f), target: "_blank", rel: "noopener", text: f }))));
+  const shown = new Set((r.claims || []).flatMap((c) => panelFigures(r, c.panel)));
+  const rest = r.figures.filter((f) => !shown.has(f));
+  if (rest.length) {
+    box.appendChild(h("h2", { text: shown.size ? "other figures" : "figures" }));
+    box.appendChild(h("div", { class: "figures" }, rest.map((f) => figureBox(r, f))));
+  }
 }
 
 // ---------- start ----------
@@ -835,11 +884,13 @@ function renderClaims(box, r) {
 async function start() {
   readURL();
   for (const a of document.querySelectorAll("#tabs a")) a.addEventListener("click", (ev) => { ev.preventDefault(); setView(a.dataset.view); });
+  let resizing = null;
+  window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(redraw, 150); });
   for (const k of ["arch", "init", "bias", "input", "m0"]) $(k).addEventListener("input", onFieldInput);
   $("probe-run").addEventListener("click", runProbe);
   $("probe-cancel").addEventListener("click", cancelProbe);
   $("audit-form").addEventListener("submit", runAuditUpload);
-  $("results-dir").addEventListener("change", () => { state.results = $("results-dir").value; lastResults = { claims: "", figures: "" }; writeURL(); loadResults(); });
+  $("results-dir").addEventListener("change", () => { state.results = $("results-dir").value; resultsKey = ""; writeURL(); loadResults(); });
   for (const k of ["samples", "seed", "method"]) $(k).addEventListener("change", () => {
     state.samples = parseInt($("samples").value, 10) || 0;
     state.seed = parseInt($("seed").value, 10) || 0;

@@ -42,18 +42,21 @@ function fmtTick(v) {
 }
 
 // drawChart draws into host (an element, emptied first) the chart of spec:
-//   {title, xLabel, yLabel, series: [...], refLines: [{y, label, extend}], height,
+//   {title, xLabel, yLabel, series: [...], refLines: [{y, label, extend}], height, zeroY,
 //    integerX: bool, readout: function(x) -> [lines] (optional)}
-// A reference line widens the y range to include it only with extend.
+// A reference line widens the y range to include it only with extend;
+// zeroY widens it to include 0.
 // Series kinds:
 //   {kind: "line", label, color, x: [], y: [], dash, width}
 //   {kind: "band", label, color, x: [], lo: [], hi: [], opacity}
 //   {kind: "points", label, color, x: [], y: [], lo: [], hi: [], shape: "circle"|"square"|"diamond"}
 function drawChart(host, spec) {
   host.textContent = "";
-  const W = 760, H = spec.height || 340;
+  // Drawn at the host's width in pixels, so that text keeps its size.
+  const W = host.clientWidth > 0 ? Math.max(420, Math.floor(host.clientWidth - 20)) : 760;
+  const H = spec.height || 340;
   const m = { l: 62, r: 16, t: spec.title ? 30 : 14, b: 48 };
-  const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img" }, host);
+  const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "chart", role: "img" }, host);
   if (spec.title) {
     const t = svgEl("text", { x: m.l, y: 18, class: "chart-title" }, svg);
     t.textContent = spec.title;
@@ -68,9 +71,14 @@ function drawChart(host, spec) {
     for (const k of ["y", "lo", "hi"]) if (s[k]) s[k].forEach(seeY);
   }
   for (const r of spec.refLines || []) if (r.extend) seeY(r.y);
+  if (spec.zeroY) seeY(0);
   if (!finite(x0)) { x0 = 0; x1 = 1; }
   if (!finite(y0)) { y0 = -1; y1 = 1; }
   if (x1 === x0) { x0 -= 1; x1 += 1; }
+  if (spec.integerX) { // room for the markers of the first and last layers
+    const px = Math.max(0.5, (x1 - x0) * 0.01);
+    x0 -= px; x1 += px;
+  }
   if (y1 - y0 < 1e-9) { y0 -= 1; y1 += 1; }
   const pad = (y1 - y0) * 0.06;
   y0 -= pad; y1 += pad;
@@ -107,7 +115,9 @@ function drawChart(host, spec) {
     if (!finite(r.y)) continue;
     svgEl("line", { x1: m.l, x2: m.l + plotW, y1: sy(r.y), y2: sy(r.y), class: "refline" }, plot);
     if (r.label) {
-      const t = svgEl("text", { x: m.l + plotW - 4, y: sy(r.y) - 4, class: "ref-label", "text-anchor": "end" }, plot);
+      // Above the line, or below it near the top of the plot.
+      const y = sy(r.y) - m.t < 16 ? sy(r.y) + 13 : sy(r.y) - 4;
+      const t = svgEl("text", { x: m.l + 6, y, class: "ref-label" }, plot);
       t.textContent = r.label;
     }
   }
@@ -183,13 +193,19 @@ function drawPoints(g, s, sx, sy) {
   }
 }
 
+// hasData reports whether a series has a point to draw.
+function hasData(s) {
+  const ys = s.kind === "band" ? [s.lo, s.hi] : [s.y];
+  return s.x.some((x, i) => finite(x) && ys.every((a) => finite(a[i])));
+}
+
 // drawLegend lists the labelled series under the chart, as HTML so that
 // long labels wrap instead of overlapping the plot.
 function drawLegend(host, series) {
   const box = document.createElement("div");
   box.className = "legend";
   for (const s of series) {
-    if (!s.label) continue;
+    if (!s.label || !hasData(s)) continue;
     const item = document.createElement("span");
     item.className = "legend-item";
     const key = svgEl("svg", { width: 26, height: 12, class: "legend-key" }, item);
