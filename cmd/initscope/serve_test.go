@@ -89,7 +89,9 @@ func TestServeRuns(t *testing.T) {
 
 	var out, errs syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run([]string{"serve", "--addr", "127.0.0.1:0", "--results", "../../reproduce/testdata/tiny"}, &out, &errs) }()
+	go func() {
+		done <- run([]string{"serve", "--addr", "127.0.0.1:0", "--results", "../../reproduce/testdata/tiny"}, &out, &errs)
+	}()
 	urlRe := regexp.MustCompile(`the explorer is at (http://127\.0\.0\.1:\d+/)`)
 	var base string
 	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(20 * time.Millisecond) {
