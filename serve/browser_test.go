@@ -101,10 +101,20 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 }
 
 // waitFor polls the JavaScript condition until it holds, failing t with
-// what after timeout.
+// what after timeout. A poll that a navigation interrupts (the page's
+// JavaScript context replaced) is started again.
 func waitFor(t *testing.T, ctx context.Context, what, cond string, timeout time.Duration) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil {
+			return
+		}
+		if strings.Contains(err.Error(), "Cannot find context") && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main").innerText.slice(0, 1500)`))
 		t.Fatalf("%s: %v; the page shows:\n%s", what, err, state)
 	}
