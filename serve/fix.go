@@ -32,9 +32,6 @@ func fixes(d Design, p *theory.Prediction) []Fix {
 		if nd == d {
 			return
 		}
-		if _, err := arch.Parse(nd.Arch); err != nil {
-			return
-		}
 		for _, f := range out {
 			if f.Design == nd {
 				return
@@ -50,24 +47,26 @@ func fixes(d Design, p *theory.Prediction) []Fix {
 			add(verdict, "init "+a.Preset+" (variance "+a.WeightVariance+")", nd)
 		}
 		if a.Width > 0 {
-			if spec, ok := withWidth(d.Arch, a.Width); ok {
+			// A new width can break the net (a residual group keeps its
+			// stream's width): the whole net is built to check it.
+			if spec, ok := withWidth(d.Arch, a.Width); ok && builds(spec) {
 				nd := d
 				nd.Arch = spec
 				add(verdict, fmt.Sprintf("constant width %d", a.Width), nd)
 			}
 		}
 		if a.MaxDepth > 0 {
-			if spec, ok := withDepth(d.Arch, a.MaxDepth); ok {
+			if spec, ok := withDepth(d.Arch, a.MaxDepth); ok && reads(spec) {
 				nd := d
 				nd.Arch = spec
 				add(verdict, fmt.Sprintf("depth %d at this width", a.MaxDepth), nd)
 			}
 		}
 		for _, eta := range []string{a.EtaGeometric, a.EtaOverL} {
-			if eta == "" {
+			if _, err := arch.ParseSchedule(eta, 1); eta == "" || err != nil {
 				continue
 			}
-			if spec, ok := withEta(d.Arch, eta); ok {
+			if spec, ok := withEta(d.Arch, eta); ok && reads(spec) {
 				nd := d
 				nd.Arch = spec
 				add(verdict, "eta = "+eta, nd)
@@ -75,6 +74,28 @@ func fixes(d Design, p *theory.Prediction) []Fix {
 		}
 	}
 	return out
+}
+
+// builds reports whether spec is a net arch.Parse accepts.
+func builds(spec string) bool {
+	_, err := arch.Parse(spec)
+	return err == nil
+}
+
+// reads reports whether spec follows its grammar, without building the
+// net: a new repeat count or a valid eta schedule changes no shape, and
+// building a net of a thousand residual blocks takes milliseconds.
+func reads(spec string) bool {
+	var err error
+	switch spec = strings.TrimSpace(spec); {
+	case strings.HasPrefix(spec, "fc:"):
+		_, err = arch.ParseFC(spec)
+	case strings.HasPrefix(spec, "net:"):
+		_, err = arch.ParseCompact(spec)
+	default:
+		_, err = arch.ParseJSON([]byte(spec))
+	}
+	return err == nil
 }
 
 // compactLayerRe splits a compact dense or conv item: kind, width, the
