@@ -244,8 +244,12 @@ func collect(cmd, dir string, stdout, stderr io.Writer) (*reproduce.Rendered, er
 	if len(res.Extra) > 0 {
 		ew.printf("  %d results belong to no sweep in the directory (an older grid?): listed in %s\n", len(res.Extra), reproduce.ResultsCSV)
 	}
+	width := 0
 	for _, c := range rd.Claims {
-		ew.printf("%-6s %-13s %s\n", c.Panel, c.Verdict, c.Title)
+		width = max(width, len(c.Panel))
+	}
+	for _, c := range rd.Claims {
+		ew.printf("%-*s  %-13s %s\n", width, c.Panel, c.Verdict, c.Title)
 	}
 	ew.printf("wrote %d files in %s: %s\n", len(rd.Files), dir, strings.Join(rd.Files, ", "))
 	return rd, ew.err
