@@ -143,19 +143,14 @@ type Card struct {
 	Advice  []string `json:"advice"`
 }
 
-// predictRequest is the body of /api/predict.
-type predictRequest struct {
-	Design
-}
-
 func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	var req predictRequest
-	if code, err := s.readJSON(w, r, &req); err != nil {
+	var d Design
+	if code, err := s.readJSON(w, r, &d); err != nil {
 		writeError(w, code, err)
 		return
 	}
-	res, code, e := s.predict(req.Design)
+	res, code, e := s.predict(d)
 	if res == nil {
 		writeJSON(w, code, e)
 		return

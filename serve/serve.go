@@ -13,14 +13,14 @@
 //
 // The endpoints:
 //
-//	GET  /                   the page (and /assets/...)
-//	GET  /api/meta           presets, examples, inputs and the limits in force
-//	POST /api/predict        a design -> the prediction, verdicts, advice and fixes
-//	POST /api/probe          a design and a probe's settings -> server-sent events
-//	POST /api/audit          a model file (multipart) -> the audit
-//	GET  /api/results        the results directories under --results
-//	GET  /api/results/{dir}  one directory: claims, figures, sweep progress
-//	GET  /results/{path...}  a figure or report file under --results
+//	GET  /                     the page (and /assets/...)
+//	GET  /api/meta             presets, examples, inputs and the limits in force
+//	POST /api/predict          a design -> the prediction, verdicts, advice and fixes
+//	POST /api/probe            a design and a probe's settings -> server-sent events
+//	POST /api/audit            a model file (multipart) -> the audit
+//	GET  /api/results          the results directories under --results
+//	GET  /api/results/{dir}    one directory: claims, figures, sweep progress
+//	GET  /results/{dir}/{file} a plot, the report or a CSV file of a results directory
 //
 // Safety: the server is meant for 127.0.0.1. Requests whose Host is not a
 // loopback name are refused while it listens on a loopback address (a DNS
