@@ -154,6 +154,10 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	static, err := fs.Sub(assets, "assets")
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:    cfg,
 		probes: make(chan struct{}, cfg.MaxProbes),
@@ -174,7 +178,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, &ConfigError{"results", err.Error()}
 		}
 	}
-	s.handler = s.routes()
+	s.handler = s.routes(static)
 	return s, nil
 }
 
@@ -198,12 +202,9 @@ func (s *Server) probeWorkers() int {
 }
 
 // routes builds the handler: the routes, each with its method, time and
-// size limits, behind the Host check and the same-origin check.
-func (s *Server) routes() http.Handler {
-	static, err := fs.Sub(assets, "assets")
-	if err != nil {
-		panic(err) // the embedded folder is part of the build
-	}
+// size limits, behind the Host check and the same-origin check; static
+// holds the page's files.
+func (s *Server) routes(static fs.FS) http.Handler {
 	timed := func(h http.HandlerFunc) http.Handler {
 		msg, _ := json.Marshal(apiError{Error: fmt.Sprintf("the request took longer than %v (--timeout)", s.cfg.Timeout)})
 		return http.TimeoutHandler(h, s.cfg.Timeout, string(msg))
