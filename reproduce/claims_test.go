@@ -246,11 +246,16 @@ func TestCheckFig2(t *testing.T) {
 	// interval (10^6 samples, E[M^8]/E[M^4]^2 = 871 needs 8710).
 	d.probe[depthWidth{5, 40}].Samples = 5000
 	wantVerdict(t, "fig2c, a point with too few samples off", checkFig2Variance(d, 0), report.Held)
-	// With no point left to compare, the claim is not checked.
+	// With no point where the interval can be trusted, more samples would
+	// decide the comparison: inconclusive, with the samples needed.
 	for _, p := range d.probe {
 		p.Samples = 10
 	}
-	wantVerdict(t, "fig2c, no point with enough samples", checkFig2Variance(d, 0), report.NotChecked)
+	c := checkFig2Variance(d, 0)
+	wantVerdict(t, "fig2c, no point with enough samples", c, report.Inconclusive)
+	if f := c.Measured[0]; f.Interval == nil || f.Interval.Needed != 549 {
+		t.Errorf("finding %+v: want the 549 samples that d=5 n=80 needs (10 E[M^8]/E[M^4]^2 = 548.1)", f)
+	}
 }
 
 // TestMomentRatio checks the exact moment ratios of the output length

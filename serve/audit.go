@@ -187,10 +187,7 @@ func runAudit(up *upload, threads int) (*audit.Report, int, apiError) {
 		size := lm.Graph.Input().Size()
 		name := up.input
 		if name == "" {
-			name = "gaussian"
-			if info, err := data.Describe(task.DefaultData); err == nil && info.Size() == size {
-				name = task.DefaultData + ":0"
-			}
+			name = task.DefaultInput(size)
 		}
 		x, err := data.FixedInput(name, "", size)
 		var ie *data.InputError

@@ -205,24 +205,10 @@ func designLayers(ls []theory.Layer) []DesignLayer {
 			C: l.C, MeanFactor: l.MeanFactor,
 			Log10Mean: l.Log10MeanRatio, Log10Lower: l.Log10MeanRatioLower, Log10Upper: l.Log10MeanRatioUpper,
 			LogMean: l.LogMean, LogSD: sd, LogSDUpper: l.LogVarUpperBound,
-			Exact: exactMark(l), Notes: l.Notes,
+			Exact: l.Exactness(), Notes: l.Notes,
 		}
 	}
 	return out
-}
-
-// exactMark says what is exact about a layer, in the words of predict's
-// table.
-func exactMark(l theory.Layer) string {
-	switch {
-	case l.MeanExact && l.Exact:
-		return "all"
-	case l.MeanExact:
-		return "mean"
-	case l.MeanFactorLower.Known():
-		return "bounds"
-	}
-	return "no"
 }
 
 // describeInput says what the input is, as predict's text report does.

@@ -179,6 +179,15 @@ func resolveInput(s Spec, size int) (Input, error) {
 	return in, nil
 }
 
+// DefaultInput names the fixed input of a net of size inputs when none is
+// given and no data set is named: test image 0 of DefaultData when the net
+// takes its images, else gaussian. predict, probe, audit and the explorer
+// share it.
+func DefaultInput(size int) string {
+	name, _ := defaultInput("", size)
+	return name
+}
+
 // defaultInput names the input of a net of size inputs when none is given,
 // and says why it is the default.
 func defaultInput(set string, size int) (name, why string) {

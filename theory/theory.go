@@ -442,3 +442,18 @@ func Predict(g *arch.Graph, opt Options) (*Prediction, error) {
 	p.Jacobian = w.jacobian()
 	return p, nil
 }
+
+// Exactness says in one word what is exact about the layer's prediction,
+// as predict's table and the explorer write it: "all" (mean and log
+// moments), "mean", "bounds" (bounds on the mean only) or "no".
+func (l Layer) Exactness() string {
+	switch {
+	case l.MeanExact && l.Exact:
+		return "all"
+	case l.MeanExact:
+		return "mean"
+	case l.MeanFactorLower.Known():
+		return "bounds"
+	}
+	return "no"
+}

@@ -157,10 +157,7 @@ func auditInput(name string, in arch.Shape) ([]float64, string, error) {
 		return values, fmt.Sprintf("%s (%d samples)", name, len(values)/size), nil
 	}
 	if name == "" {
-		name = "gaussian"
-		if info, err := data.Describe(task.DefaultData); err == nil && info.Size() == size {
-			name = task.DefaultData + ":0"
-		}
+		name = task.DefaultInput(size)
 	}
 	x, err := data.FixedInput(name, "", size)
 	var ie *data.InputError

@@ -67,7 +67,7 @@ func writePrediction(w io.Writer, s *task.Setup, p *theory.Prediction, all bool)
 		l := r.layer
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			l.Index, kindLabel(l), intOrDash(l.Width), intOrDash(l.FanIn), fmtNum(l.WeightVar),
-			meanFactor(l), meanRatio(l), fmtNum(l.LogMean), logSD(l), exactMark(l))
+			meanFactor(l), meanRatio(l), fmtNum(l.LogMean), logSD(l), l.Exactness())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -265,18 +265,6 @@ func logSD(l theory.Layer) string {
 		s = "<=" + s
 	}
 	return s
-}
-
-func exactMark(l theory.Layer) string {
-	switch {
-	case l.MeanExact && l.Exact:
-		return "all"
-	case l.MeanExact:
-		return "mean"
-	case l.MeanFactorLower.Known():
-		return "bounds"
-	}
-	return "no"
 }
 
 func exactWord(exact bool, otherwise string) string {
