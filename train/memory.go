@@ -32,25 +32,44 @@ type footprint struct {
 func (f footprint) total() float64 { return f.params + f.buffers + f.inputs }
 
 // footprint estimates the memory of a run of batches of batch samples on a
-// training set of trainLen images of size values: the model's parameters,
-// their gradients and the optimizer's state (SGD's velocity, Adam's two
-// moments), its activation and gradient buffers (nn.Estimate), and the
-// batch's images and labels with the order of the training set; on more
-// than one thread, also the copy of the model that evaluations run on.
+// training set of trainLen images of size values (0: not known yet): the
+// model's parameters, their gradients and the optimizer's state (SGD's
+// velocity, Adam's two moments), its activation and gradient buffers
+// (nn.Estimate), and the batch's images and labels with the order of the
+// training set. A data-parallel run (see dataParts) also holds, per
+// replica, a gradient of every parameter and the values that NewModel
+// allocates before NewReplica points them at the model's, and the buffers
+// of a block of batch over the parts, rounded up, on one thread per model;
+// on more than one thread without data parallelism, also the copy of the
+// model that evaluations run on.
 func (c *Config) footprint(batch, size, trainLen int) footprint {
-	s := nn.Estimate(c.Net, batch, c.threads())
+	rows := batch
+	if trainLen > 0 {
+		rows = min(batch, trainLen)
+	}
+	parts := c.dataParts(rows)
 	copies := 3.0 // Data, Grad and SGD's velocity
 	if c.Optimizer == "adam" {
 		copies = 4
 	}
-	buffers := s.Buffers
-	if c.threads() > 1 {
+	var buffers float64
+	s := nn.Estimate(c.Net, batch, c.threads())
+	switch {
+	case parts > 1:
+		block := (batch + parts - 1) / parts
+		copies += 2 * float64(parts-1) // each replica's Grad, and its Data allocated and dropped
+		buffers = float64(parts) * nn.Estimate(c.Net, block, 1).Buffers
+		batch = parts * block
+	case c.threads() > 1:
+		buffers = s.Buffers
 		copies += 2        // the evaluation copy's Data and Grad
 		evalBatch := batch // evaluations run in batches of at most Batch
 		if c.EvalSamples > 0 {
 			evalBatch = min(batch, c.EvalSamples)
 		}
 		buffers += nn.Estimate(c.Net, evalBatch, 1).Buffers
+	default:
+		buffers = s.Buffers
 	}
 	const f32, word = 4, 8
 	b := float64(batch)
