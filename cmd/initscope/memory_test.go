@@ -75,9 +75,9 @@ func TestMemoryRefused(t *testing.T) {
 		args  []string
 		parts []string
 	}{
-		// A batch of the whole training set: 9.3 GiB of activations, and as
-		// much again for the evaluation copy of the model (2 threads).
-		{trainArgs("fc:784-20000-10", "1000000000"), []string{"--batch: 1000000000: needs about 18.", "GiB", "a batch of 60000, the whole training set", "this process may use", "use a batch of at most"}},
+		// A batch of the whole training set: 8.9 GiB of activations and
+		// gradients, split over the 2 threads' replicas of the model.
+		{trainArgs("fc:784-20000-10", "1000000000"), []string{"--batch: 1000000000: needs about 9.4 GiB", "GiB", "a batch of 60000, the whole training set", "this process may use", "use a batch of at most"}},
 		// 26 G parameters, 486 GiB with their gradients, SGD's state and
 		// the evaluation copy's weights and gradients.
 		{trainArgs("fc:784-30000x30-10", "1"), []string{"--arch: needs about 48", "GiB", "26.1 G parameters", "this process may use", "use a smaller net"}},
