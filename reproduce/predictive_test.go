@@ -29,8 +29,8 @@ func TestPredictivePlan(t *testing.T) {
 	_, full := planTasks(t, []string{"predictive"}, Config{})
 	sweeps, quick := planTasks(t, []string{"predictive"}, Config{Scale: Quick})
 	_, tiny := planTasks(t, []string{"predictive"}, Config{Scale: Tiny})
-	if len(full) != 3*300 || len(quick) != 3*60 || len(tiny) != 3*6 {
-		t.Errorf("%d, %d, %d tasks: want 3 per net of zoos of 300, 60 and 6", len(full), len(quick), len(tiny))
+	if len(full) != 3*600 || len(quick) != 3*60 || len(tiny) != 3*6 {
+		t.Errorf("%d, %d, %d tasks: want 3 per net of zoos of 600, 60 and 6", len(full), len(quick), len(tiny))
 	}
 	ids := map[string]bool{}
 	for _, tk := range full {

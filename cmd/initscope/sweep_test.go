@@ -215,7 +215,7 @@ func TestSweepRejectsBadSweeps(t *testing.T) {
 		name, sweep, want string
 	}{
 		{"kind", "kinds: [trian]\n" + net + "}", `kinds: "trian" is not a kind of task: want predict, probe, train`},
-		{"misspelled", train + ", lr: 0.1, momentun: 0.9}", `param "momentun" is read by no kind of task of the sweep (train reads arch, batch, bias, data, epochs, eval_every, eval_samples, init, lr, momentum, optimizer, seed, stop_at_target, target, weight_decay)`},
+		{"misspelled", train + ", lr: 0.1, momentun: 0.9}", `param "momentun" is read by no kind of task of the sweep (train reads arch, batch, bias, data, epochs, eval_every, eval_samples, init, logit_scale, lr, momentum, optimizer, seed, stop_at_target, target, weight_decay)`},
 		{"unlabelled", "kinds: [predict]\n" + net + "}\naxes: [{name: depth, values: [1, 2]}]", `axes[0]: param "depth" is read by no kind`},
 		{"label-read", "kinds: [probe]\n" + net + "}\naxes: [{name: seed, range: [1, 3]}]\nlabels: [seed]", `labels: "seed" is a param that probe tasks read`},
 		{"value", train + ", lr: 0.1, batch: 0}", `param "batch": 0: want a batch size >= 1`},
@@ -344,7 +344,7 @@ func TestReproduceTiny(t *testing.T) {
 	plan := t.TempDir()
 	code, out, _ = runCLI("reproduce", "all", "--plan", "--out", plan)
 	names, _ := filepath.Glob(filepath.Join(plan, "sweeps", "*.json"))
-	if code != exitOK || len(names) != 8 || !strings.Contains(out, "wrote 8 sweeps") {
+	if code != exitOK || len(names) != 11 || !strings.Contains(out, "wrote 11 sweeps") {
 		t.Errorf("--plan: exit %d, %d sweep files, stdout %s", code, len(names), out)
 	}
 	if _, err := os.Stat(filepath.Join(plan, "shard-0-of-1.jsonl")); err == nil {
