@@ -60,7 +60,7 @@ for round in $(seq "$rounds"); do
 	"$python" bench/torch_train_step.py --seconds "$torch_seconds" --epochs "$torch_epochs" --mnist "$mnist" "${torch_workloads[@]}" |
 		tee -a "$tmp/torch.txt" >&2
 done
-echo "Go $(go env GOVERSION), $(grep -m1 -o 'BLAS: .*' "$tmp/go.txt"); PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
+echo "Go $(go env GOVERSION), $(grep -m1 -o 'BLAS: .*' "$tmp/go.txt" || echo "BLAS: $INITSCOPE_BLAS"); PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
 echo "load average over the last 1, 5, 15 minutes: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 "$python" - "$tmp/go.txt" "$tmp/torch.txt" <<'PY'
 import re, statistics, sys
