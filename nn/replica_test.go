@@ -146,7 +146,9 @@ func TestReplicaMatchesOneModel(t *testing.T) {
 			}
 			return g
 		})
-		if got := weighted[0] + weighted[1] + weighted[2]; math.Abs(got-want) > 1e-12*want {
+		// float32 rounding: a backend may compute a block's logits in
+		// another order than the whole batch's (oneDNN chunks by batch size).
+		if got := weighted[0] + weighted[1] + weighted[2]; math.Abs(got-want) > 1e-6*want {
 			t.Errorf("%s: the blocks' weighted losses sum to %.15g, the batch's loss is %.15g", spec, got, want)
 		}
 		for i, p := range dp.Params() {
