@@ -93,9 +93,11 @@
 //
 // Full is the reproduction: Figure 1 at depths 5-100, Figure 2 on a 5 x 5
 // grid (depths 5-80, widths 10-160) and profiles of depth 40 at beta 0.5-4,
-// Figure 3 up to 160 blocks, 10 paired seeds per training point. Quick keeps Figure 1
-// to depths 5-60, Figure 2 to a 3 x 3 grid and beta 1 and 2, Figure 3 to
-// 80 blocks, and runs 3 seeds; its hyperparameters, probe sizes and seeds
+// Figure 3 up to 160 blocks, 10 paired seeds per training point (30 for the
+// profiles; 5 for Figure 1's initializations off 2/fan-in, whose claim the
+// share of runs reaching 20% at depth 100 decides, see offCriticalRuns).
+// Quick keeps Figure 1 to depths 5-60, Figure 2 to a 3 x 3 grid and beta 1
+// and 2, Figure 3 to 80 blocks, and runs 3 seeds; its hyperparameters, probe sizes and seeds
 // are Full's, so its tasks are a subset of Full's and a full run in the same
 // directory reuses them. Tiny checks the pipeline in seconds.
 //
@@ -103,15 +105,11 @@
 // E[Var_hat] is a heavy-tailed mean: a million draws of the exact sampler
 // (O(depth) each, seconds per point) estimate it up to beta about 1.
 //
-// Measured on two shared cores with OpenBLAS (load average about 5 from
-// other work): Quick ran all three figures, 344 tasks, in 7 min 41 s. Full
-// Figure 1 (384 tasks) took 44 min on top of Quick's 160 shared tasks,
-// most of it in the lecun, glorot, he-truncated and pytorch-default nets at
-// depths 60-100, which run to the 3-epoch cap (10-40 s each; pytorch-default
-// at depth 100 takes 210 s, probably from subnormal float32 values in its
-// backward pass). Figures 2 and 3 add about 15 and 20 minutes: about 1.5
-// hours in all on one machine, or a fraction of it in shards (--shard,
-// Slurm, Kubernetes).
+// Measured on 2026-12-03 on two cores with OpenBLAS and oneDNN, the default
+// 2 workers: Full, 4115 tasks, in 40 minutes (4780 task-seconds, most of
+// them in Figure 1's nets of depth 60-100 that train to the 3-epoch cap);
+// Quick, 608 tasks, in about 6 minutes. Shards (--shard, Slurm,
+// Kubernetes) split either over machines.
 //
 // # Outputs
 //

@@ -256,3 +256,48 @@ func TestUserSweep(t *testing.T) {
 		t.Errorf("wrote %v, want only %s", rd.Files, ResultsCSV)
 	}
 }
+
+// TestFig1Seeds checks Figure 1(b)'s seeds per initialization: all the
+// runs for the 2/fan-in laws, half of them but at least 5 for the others,
+// the same seeds 1..n at every depth.
+func TestFig1Seeds(t *testing.T) {
+	critical := map[string]bool{"he-normal": true, "he-uniform": true, "xavier2": true}
+	for _, c := range []struct{ runs, off int }{{1, 1}, {3, 3}, {5, 5}, {8, 5}, {10, 5}, {11, 6}, {20, 10}} {
+		sweeps, err := Plan([]string{"fig1"}, Config{Runs: c.runs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds := map[string]map[int][]int{} // init -> depth -> seeds
+		for _, s := range sweeps {
+			if s.Name != fig1Train {
+				continue
+			}
+			tasks, err := s.Expand()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tk := range tasks {
+				in := tk.Params["init"].(string)
+				depth, seed := int(tk.Params["depth"].(float64)), int(tk.Params["seed"].(float64))
+				if seeds[in] == nil {
+					seeds[in] = map[int][]int{}
+				}
+				seeds[in][depth] = append(seeds[in][depth], seed)
+			}
+		}
+		if len(seeds) != len(fig1Inits) {
+			t.Fatalf("runs %d: %d initializations trained, want %d", c.runs, len(seeds), len(fig1Inits))
+		}
+		for in, byDepth := range seeds {
+			want := c.off
+			if critical[in] {
+				want = c.runs
+			}
+			for depth, got := range byDepth {
+				if len(got) != want || got[0] != 1 || got[len(got)-1] != want {
+					t.Errorf("runs %d: %s at depth %d trains seeds %v, want 1..%d", c.runs, in, depth, got, want)
+				}
+			}
+		}
+	}
+}

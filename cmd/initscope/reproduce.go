@@ -19,7 +19,7 @@ func runReproduce(args []string, stdout, stderr io.Writer) int {
 	quick := fs.Bool("quick", false, "reduced grids and 3 runs per point: all three figures in about 4 minutes on 2 cores (its tasks are a subset of the full run's)")
 	tiny := fs.Bool("tiny", false, "a smoke test of the pipeline in seconds (a few points, a few training steps): its numbers mean nothing")
 	out := fs.String("out", "results/reproduce", "results directory: results (shard-*.jsonl), sweeps/, CSV summaries, PNG and SVG plots, report.html")
-	runs := fs.Int("runs", 0, "independent initializations per training point (default: 10, or 3 with --quick)")
+	runs := fs.Int("runs", 0, "independent initializations per training point (default: 10, or 3 with --quick; Figure 1 trains its laws off 2/fan-in with half as many, at least 5)")
 	shard := fs.String("shard", "", "run only shard i of n and skip the report (then: initscope sweep collect DIR); default: from a Slurm array's or an indexed Job's environment, else everything")
 	dataDir := fs.String("data-dir", "", "directory of the CIFAR-10 binary files: Figure 3 then trains on CIFAR-10, as the paper did (default: MNIST)")
 	workers := fs.Int("workers", runtime.NumCPU(), "tasks run at once (default: one per CPU); a training task uses one thread and a probe all CPUs, so that no CPU is shared, and the results do not depend on this")
