@@ -108,7 +108,7 @@
 // Measured on 2026-12-03 on two cores with OpenBLAS and oneDNN, the default
 // 2 workers: Full, 4115 tasks, in 40 minutes (4780 task-seconds, most of
 // them in Figure 1's nets of depth 60-100 that train to the 3-epoch cap);
-// Quick, 608 tasks, in about 6 minutes. Shards (--shard, Slurm,
+// Quick, 608 tasks, in about 5 minutes. Shards (--shard, Slurm,
 // Kubernetes) split either over machines.
 //
 // # Outputs
